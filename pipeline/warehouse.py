@@ -1,0 +1,108 @@
+"""The warehouse: one DuckDB file, schemas `otus` and `sis` (raw), `passback` (derived).
+
+The raw tables are the contract between the extract layer and the rules layer. Every table
+carries `district` so one file can hold many districts; loads replace a district's rows (and
+a partition's, where a table is partitioned) in one transaction.
+
+DuckDB allows one writer per file: open a connection only around the work that needs it,
+never across network I/O and never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from pipeline.config import warehouse_path
+
+# Otus export entities: the columns of ../shared/otus-gradebook-export.md, typed.
+OTUS_TABLES: dict[str, str] = {
+    "users": """
+        district VARCHAR NOT NULL, user_id VARCHAR NOT NULL, sis_sourced_id VARCHAR,
+        role VARCHAR NOT NULL, given_name VARCHAR, family_name VARCHAR, email VARCHAR""",
+    "passback_group": """
+        district VARCHAR NOT NULL, user_id VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL""",
+    "assessments": """
+        district VARCHAR NOT NULL, assessment_id VARCHAR NOT NULL, title VARCHAR NOT NULL,
+        assessment_type VARCHAR NOT NULL, grading_method VARCHAR NOT NULL,
+        points_possible DOUBLE, include_in_final_grade BOOLEAN NOT NULL,
+        created_by VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL, deleted_at TIMESTAMPTZ""",
+    "class_assignments": """
+        district VARCHAR NOT NULL, assignment_id VARCHAR NOT NULL,
+        assessment_id VARCHAR NOT NULL, class_sourced_id VARCHAR NOT NULL,
+        assigned_by VARCHAR NOT NULL, assigned_at TIMESTAMPTZ NOT NULL,
+        go_live_at TIMESTAMPTZ, due_at TIMESTAMPTZ, updated_at TIMESTAMPTZ NOT NULL,
+        deleted_at TIMESTAMPTZ""",
+    "scores": """
+        district VARCHAR NOT NULL, assignment_id VARCHAR NOT NULL,
+        student_sourced_id VARCHAR NOT NULL, status VARCHAR NOT NULL, points_earned DOUBLE,
+        excluded BOOLEAN NOT NULL, late BOOLEAN, missing BOOLEAN, graded_at TIMESTAMPTZ,
+        comment VARCHAR, updated_at TIMESTAMPTZ NOT NULL""",
+}
+
+# OneRoster records flattened: references become `<name>_sourced_id` columns. Every SIS
+# table also has status ('active' / 'tobedeleted') and date_last_modified.
+_SIS_COMMON = "district VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL, status VARCHAR, " \
+    "date_last_modified TIMESTAMPTZ"
+SIS_TABLES: dict[str, str] = {
+    "orgs": f"""{_SIS_COMMON}, name VARCHAR, type VARCHAR, identifier VARCHAR,
+        parent_sourced_id VARCHAR""",
+    "academic_sessions": f"""{_SIS_COMMON}, title VARCHAR, type VARCHAR, start_date DATE,
+        end_date DATE, parent_sourced_id VARCHAR, school_year VARCHAR,
+        grading_window_open BOOLEAN""",
+    "courses": f"""{_SIS_COMMON}, title VARCHAR, course_code VARCHAR,
+        school_year_sourced_id VARCHAR, org_sourced_id VARCHAR""",
+    "classes": f"""{_SIS_COMMON}, title VARCHAR, class_code VARCHAR, class_type VARCHAR,
+        course_sourced_id VARCHAR, school_sourced_id VARCHAR, term_sourced_ids VARCHAR[]""",
+    "users": f"""{_SIS_COMMON}, enabled_user BOOLEAN, username VARCHAR, given_name VARCHAR,
+        family_name VARCHAR, role VARCHAR, email VARCHAR, org_sourced_ids VARCHAR[]""",
+    "enrollments": f"""{_SIS_COMMON}, class_sourced_id VARCHAR, school_sourced_id VARCHAR,
+        user_sourced_id VARCHAR, role VARCHAR, "primary" BOOLEAN, begin_date DATE,
+        end_date DATE""",
+    "categories": f"""{_SIS_COMMON}, title VARCHAR""",
+    "line_items": f"""{_SIS_COMMON}, title VARCHAR, description VARCHAR, assign_date DATE,
+        due_date DATE, class_sourced_id VARCHAR, category_sourced_id VARCHAR,
+        grading_period_sourced_id VARCHAR, result_value_min DOUBLE, result_value_max DOUBLE""",
+    "results": f"""{_SIS_COMMON}, line_item_sourced_id VARCHAR, student_sourced_id VARCHAR,
+        class_sourced_id VARCHAR, score_status VARCHAR, score DOUBLE, score_date DATE,
+        comment VARCHAR""",
+}
+
+
+def ddl() -> list[str]:
+    """CREATE statements for the raw schemas (idempotent)."""
+    statements = ["CREATE SCHEMA IF NOT EXISTS otus", "CREATE SCHEMA IF NOT EXISTS sis",
+                  "CREATE SCHEMA IF NOT EXISTS passback"]
+    for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES)):
+        statements += [f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})"
+                       for name, columns in tables.items()]
+    return statements
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schemas and tables if they are not there yet."""
+    for statement in ddl():
+        conn.execute(statement)
+
+
+@contextmanager
+def connect(path: Path | None = None, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the warehouse file, created owner-only if new."""
+    path = path or warehouse_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Grades are student records: a new file (and its WAL) is readable by its owner only.
+    old_umask = os.umask(0o077)
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    finally:
+        os.umask(old_umask)
+    try:
+        if not read_only:
+            ensure_schema(conn)
+        yield conn
+    finally:
+        conn.close()
