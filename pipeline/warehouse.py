@@ -73,11 +73,47 @@ SIS_TABLES: dict[str, str] = {
 }
 
 
+# What the rules stage writes (checks/ and assets/transform/): accepted line items and
+# results for the sink, one row per broken rule, and per-run rule counts for trend checks.
+# Every table carries the grading period so a partition run can replace exactly its rows.
+PASSBACK_TABLES: dict[str, str] = {
+    "line_items": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        sourced_id VARCHAR NOT NULL, assignment_id VARCHAR NOT NULL,
+        assessment_id VARCHAR NOT NULL, class_sourced_id VARCHAR NOT NULL,
+        school_sourced_id VARCHAR, teacher_user_id VARCHAR, title VARCHAR NOT NULL,
+        description VARCHAR, assign_date DATE NOT NULL, due_date DATE NOT NULL,
+        category_sourced_id VARCHAR NOT NULL, result_value_min DOUBLE,
+        result_value_max DOUBLE NOT NULL, status VARCHAR NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL, as_of DATE NOT NULL, computed_at TIMESTAMPTZ NOT NULL""",
+    "results": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        sourced_id VARCHAR NOT NULL, line_item_sourced_id VARCHAR NOT NULL,
+        assignment_id VARCHAR NOT NULL, class_sourced_id VARCHAR NOT NULL,
+        student_sourced_id VARCHAR NOT NULL, score DOUBLE NOT NULL,
+        score_status VARCHAR NOT NULL, score_date DATE NOT NULL, missing_is_zero BOOLEAN,
+        status VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL, as_of DATE NOT NULL,
+        computed_at TIMESTAMPTZ NOT NULL""",
+    "rejections": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR, entity VARCHAR NOT NULL,
+        assignment_id VARCHAR, assessment_id VARCHAR, class_sourced_id VARCHAR,
+        class_title VARCHAR, student_sourced_id VARCHAR, teacher_user_id VARCHAR,
+        teacher_name VARCHAR, title VARCHAR, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL,
+        message VARCHAR NOT NULL, as_of DATE NOT NULL, detected_at TIMESTAMPTZ NOT NULL""",
+    "rule_stats": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL, computed_at TIMESTAMPTZ NOT NULL, as_of DATE NOT NULL,
+        entity VARCHAR NOT NULL, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL,
+        candidates BIGINT NOT NULL, failures BIGINT NOT NULL""",
+}
+
+
 def ddl() -> list[str]:
     """CREATE statements for the raw schemas (idempotent)."""
     statements = ["CREATE SCHEMA IF NOT EXISTS otus", "CREATE SCHEMA IF NOT EXISTS sis",
                   "CREATE SCHEMA IF NOT EXISTS passback"]
-    for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES)):
+    for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES),
+                          ("passback", PASSBACK_TABLES)):
         statements += [f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})"
                        for name, columns in tables.items()]
     return statements
