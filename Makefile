@@ -36,8 +36,8 @@ bench-district: $(STAMP)
 
 ## The Dagster UI on http://127.0.0.1:3000 with the project's definitions.
 dev: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.passback/dagster_home} && mkdir -p $$DAGSTER_HOME && \
-	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
+	export DAGSTER_HOME=$$($(BIN)/python -c 'from pipeline.instance import dagster_home; print(dagster_home())') && \
+	$(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) .passback
