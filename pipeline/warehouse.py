@@ -108,12 +108,30 @@ PASSBACK_TABLES: dict[str, str] = {
 }
 
 
+# What the sink writes (pipeline/sink, assets/sink): one ledger row per SIS object, upserted
+# as outcomes arrive, and the latest plan per district and grading period (dry runs too).
+SINK_TABLES: dict[str, str] = {
+    "sync_ledger": """
+        district VARCHAR NOT NULL, entity VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL,
+        grading_period_sourced_id VARCHAR, line_item_sourced_id VARCHAR,
+        payload_hash VARCHAR, state VARCHAR NOT NULL, http_status INTEGER,
+        attempts INTEGER NOT NULL, last_error VARCHAR, first_sent_at TIMESTAMPTZ,
+        last_sent_at TIMESTAMPTZ, run_id VARCHAR,
+        PRIMARY KEY (district, entity, sourced_id)""",
+    "sync_plan": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL, planned_at TIMESTAMPTZ NOT NULL, dry_run BOOLEAN NOT NULL,
+        entity VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        reason VARCHAR, payload_hash VARCHAR, payload VARCHAR""",
+}
+
+
 def ddl() -> list[str]:
     """CREATE statements for the raw schemas (idempotent)."""
     statements = ["CREATE SCHEMA IF NOT EXISTS otus", "CREATE SCHEMA IF NOT EXISTS sis",
                   "CREATE SCHEMA IF NOT EXISTS passback"]
     for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES),
-                          ("passback", PASSBACK_TABLES)):
+                          ("passback", PASSBACK_TABLES), ("passback", SINK_TABLES)):
         statements += [f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})"
                        for name, columns in tables.items()]
     return statements
