@@ -126,12 +126,28 @@ SINK_TABLES: dict[str, str] = {
 }
 
 
+# What the extract layer keeps beside the raw tables (assets/extract): SIS records it set aside
+# instead of loading, and where each incremental SIS load resumes. A cursor is committed in
+# the same transaction as the rows it covers.
+EXTRACT_SIS_TABLES: dict[str, str] = {
+    "quarantine": """
+        district VARCHAR NOT NULL, entity VARCHAR NOT NULL, sourced_id VARCHAR,
+        reason VARCHAR NOT NULL, record JSON, detected_at TIMESTAMPTZ NOT NULL""",
+}
+EXTRACT_PASSBACK_TABLES: dict[str, str] = {
+    "extract_cursors": """
+        district VARCHAR NOT NULL, entity VARCHAR NOT NULL, cursor VARCHAR NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (district, entity)""",
+}
+
+
 def ddl() -> list[str]:
     """CREATE statements for the raw schemas (idempotent)."""
     statements = ["CREATE SCHEMA IF NOT EXISTS otus", "CREATE SCHEMA IF NOT EXISTS sis",
                   "CREATE SCHEMA IF NOT EXISTS passback"]
     for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES),
-                          ("passback", PASSBACK_TABLES), ("passback", SINK_TABLES)):
+                          ("passback", PASSBACK_TABLES), ("passback", SINK_TABLES),
+                          ("sis", EXTRACT_SIS_TABLES), ("passback", EXTRACT_PASSBACK_TABLES)):
         statements += [f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})"
                        for name, columns in tables.items()]
     return statements

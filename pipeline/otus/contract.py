@@ -1,0 +1,156 @@
+"""The Otus gradebook export contract (version 1) as data, and the pandera schemas built from it.
+
+Files are read as text first, whatever their format, so one schema checks every format the
+same way: required columns, non-empty required values, enums, key uniqueness, and that each
+timestamp, boolean and decimal can be read. Only then are values converted to their types.
+The contract lives in ../shared/otus-gradebook-export.md; this module must follow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+Kind = Literal["string", "timestamp", "boolean", "decimal", "enum"]
+TRUE_VALUES = ("true", "1")
+BOOLEAN_VALUES = ("true", "false", "1", "0")
+# An offset (`Z`, `+02:00`, `+0200`, `+02`) at the end of a timestamp; without one the
+# timestamp is local time in the district's zone.
+_OFFSET = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an export file."""
+
+    name: str
+    kind: Kind
+    required: bool
+    values: tuple[str, ...] = ()  # allowed values of an enum
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One export file: its columns and the columns that make a row unique."""
+
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        """The contract's column names in order."""
+        return [f.name for f in self.fields]
+
+
+def _f(name: str, kind: Kind, required: bool = False, values: tuple[str, ...] = ()) -> Field:
+    return Field(name, kind, required, values)
+
+
+ENTITIES: dict[str, Entity] = {e.name: e for e in (
+    Entity("users", (
+        _f("user_id", "string", True), _f("sis_sourced_id", "string"),
+        _f("role", "enum", True, ("teacher", "administrator", "student")),
+        _f("given_name", "string"), _f("family_name", "string"), _f("email", "string"),
+    ), key=("user_id",)),
+    Entity("passback_group", (
+        _f("user_id", "string", True), _f("added_at", "timestamp", True),
+    ), key=("user_id",)),
+    Entity("assessments", (
+        _f("assessment_id", "string", True), _f("title", "string", True),
+        # One of Otus's 12 types, but a string in the contract: an unknown type is refused by
+        # the `unmapped_category` rule, not by refusing the whole export.
+        _f("assessment_type", "string", True),
+        _f("grading_method", "enum", True, ("points", "standards")),
+        _f("points_possible", "decimal"), _f("include_in_final_grade", "boolean", True),
+        _f("created_by", "string", True), _f("updated_at", "timestamp", True),
+        _f("deleted_at", "timestamp"),
+    ), key=("assessment_id",)),
+    Entity("class_assignments", (
+        _f("assignment_id", "string", True), _f("assessment_id", "string", True),
+        _f("class_sourced_id", "string", True), _f("assigned_by", "string", True),
+        _f("assigned_at", "timestamp", True), _f("go_live_at", "timestamp"),
+        _f("due_at", "timestamp"), _f("updated_at", "timestamp", True),
+        _f("deleted_at", "timestamp"),
+    ), key=("assignment_id",)),
+    Entity("scores", (
+        _f("assignment_id", "string", True), _f("student_sourced_id", "string", True),
+        _f("status", "enum", True, ("not_submitted", "in_progress", "submitted", "graded")),
+        _f("points_earned", "decimal"), _f("excluded", "boolean", True),
+        _f("late", "boolean"), _f("missing", "boolean"), _f("graded_at", "timestamp"),
+        _f("comment", "string"), _f("updated_at", "timestamp", True),
+    ), key=("assignment_id", "student_sourced_id")),
+)}
+
+
+def parse_timestamps(text: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """ISO 8601 text as UTC timestamps; no offset means local time in `zone`; bad text is NaT."""
+    text = text.astype("str")
+    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
+    aware = pd.to_datetime(text.where(has_offset), utc=True, format="ISO8601", errors="coerce")
+    naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
+    # A wall-clock time that happens twice (autumn change) is read as the first occurrence;
+    # one that never happens (spring change) is moved forward.
+    local = naive.dt.tz_localize(zone, ambiguous=np.ones(len(naive), dtype=bool),
+                                 nonexistent="shift_forward").dt.tz_convert("UTC")
+    return aware.where(has_offset, local).astype("datetime64[us, UTC]")
+
+
+def parse_booleans(text: pd.Series) -> pd.Series:
+    """true/false/1/0 (any case) as a nullable boolean."""
+    lowered = text.str.lower()
+    return lowered.isin(TRUE_VALUES).astype("boolean").where(text.notna(), pd.NA)
+
+
+def parse_decimals(text: pd.Series) -> pd.Series:
+    """Decimal text as float; anything else is NaN."""
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _checks(field: Field, zone: ZoneInfo) -> list[pa.Check]:
+    if field.kind == "enum":
+        return [pa.Check.isin(field.values, name=f"one of {list(field.values)}")]
+    if field.kind == "boolean":
+        return [pa.Check(lambda s: s.str.lower().isin(BOOLEAN_VALUES), ignore_na=True,
+                         name="true, false, 1 or 0")]
+    if field.kind == "decimal":
+        return [pa.Check(lambda s: np.isfinite(parse_decimals(s)), ignore_na=True,
+                         name="a decimal number")]
+    if field.kind == "timestamp":
+        return [pa.Check(lambda s: parse_timestamps(s, zone).notna(), ignore_na=True,
+                         name="an ISO 8601 timestamp")]
+    return []
+
+
+def text_schema(entity: Entity, zone: ZoneInfo) -> pa.DataFrameSchema:
+    """The pandera schema of an export file read as text (extra columns are ignored)."""
+    columns = {
+        f.name: pa.Column(str, nullable=not f.required, required=f.required,
+                          checks=_checks(f, zone))
+        for f in entity.fields
+    }
+    return pa.DataFrameSchema(columns, unique=list(entity.key), strict=False, coerce=False,
+                              name=entity.name)
+
+
+def typed(entity: Entity, text: pd.DataFrame, zone: ZoneInfo, district: str) -> pd.DataFrame:
+    """A validated text frame as the typed rows of `otus.<entity>` (district first)."""
+    out = pd.DataFrame({"district": pd.Series([district] * len(text), dtype="str")})
+    for field in entity.fields:
+        column = text[field.name] if field.name in text else \
+            pd.Series([None] * len(text), dtype="str")
+        column = column.reset_index(drop=True)
+        if field.kind == "timestamp":
+            out[field.name] = parse_timestamps(column, zone)
+        elif field.kind == "boolean":
+            out[field.name] = parse_booleans(column)
+        elif field.kind == "decimal":
+            out[field.name] = parse_decimals(column)
+        else:
+            out[field.name] = column.astype("str")
+    return out
