@@ -1,0 +1,138 @@
+"""The rules asset: reads the raw otus.* and sis.* tables of a district, applies the rule
+catalog, and writes the partition's accepted line items and results and its rejections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import dagster as dg
+import pandas as pd
+
+from assets.transform.candidates import RunSettings
+from assets.transform.rules_run import PartitionRun, compute_partition, write_partition
+from checks.asset_checks import RULES_CHECK_SPECS, rate_changes, rate_jump_result
+from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
+from pipeline.resources import Districts, Warehouse
+
+GROUP = "passback_rules"
+KINDS = {"duckdb", "pandera"}
+POOL = "duckdb_warehouse"
+RAW_KEYS = [
+    ["otus", "users"], ["otus", "passback_group"], ["otus", "assessments"],
+    ["otus", "class_assignments"], ["otus", "scores"], ["sis", "orgs"],
+    ["sis", "academic_sessions"], ["sis", "courses"], ["sis", "classes"], ["sis", "users"],
+    ["sis", "enrollments"], ["sis", "categories"],
+]
+# The raw tables are partitioned by district only: every grading period of a district
+# reads the same raw partition.
+TO_DISTRICT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="district")
+RAW_DEPS = [dg.AssetDep(dg.AssetKey(key), partition_mapping=TO_DISTRICT) for key in RAW_KEYS]
+
+LINE_ITEMS = dg.AssetKey(["passback", "line_items"])
+RESULTS = dg.AssetKey(["passback", "results"])
+REJECTIONS = dg.AssetKey(["passback", "rejections"])
+
+
+class RulesConfig(dg.Config):
+    """Run configuration of the rules stage."""
+
+    as_of: str | None = None  # YYYY-MM-DD; default: today in the district's time zone
+
+
+def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, deps=RAW_DEPS, description=description, group_name=GROUP,
+                        kinds=KINDS, skippable=True)
+
+
+SPECS = [
+    _spec(LINE_ITEMS, "Accepted SIS line items of the grading period, one per Otus class "
+                      "assignment that passed every rule; what the sink sends."),
+    _spec(RESULTS, "Accepted SIS results of the grading period: one per score that passed "
+                   "every rule, scoreStatus 'fully graded' (statuses are never passed back)."),
+    _spec(REJECTIONS, "One row per rule a line item or score breaks, with the teacher-facing "
+                      "message; district-level rows (no grading period) have a null period."),
+]
+
+
+def resolve_grading_period(conn: object, district: str, key: str) -> str:
+    """The grading period sourcedId whose partition key is `key`."""
+    from pipeline.partitions import grading_period_key
+
+    rows = conn.execute(  # type: ignore[attr-defined]
+        "SELECT sourced_id FROM sis.academic_sessions WHERE district = ? "
+        "AND type = 'gradingPeriod'", [district]).fetchall()
+    matches = [sid for (sid,) in rows if grading_period_key(sid) == key]
+    if len(matches) != 1:
+        raise dg.Failure(f"grading period partition {key!r} matches {len(matches)} grading "
+                         f"periods of {district} in sis.academic_sessions")
+    return matches[0]
+
+
+@dg.multi_asset(
+    specs=SPECS, check_specs=RULES_CHECK_SPECS,
+    partitions_def=district_grading_period_partitions, pool=POOL, can_subset=False,
+    name="passback_rules",
+)
+def passback_rules(
+    context: dg.AssetExecutionContext, config: RulesConfig, warehouse: Warehouse,
+    districts: Districts,
+):
+    """Reads the district's raw Otus and SIS tables, builds candidate line items and
+    results, runs every catalog rule as a vectorised pandera check, and replaces this
+    district × grading period's rows of passback.line_items, passback.results and
+    passback.rejections in one transaction. Writes nothing when a blocking check fails."""
+    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+    config_ = districts.get(keys["district"])
+    as_of = (date.fromisoformat(config.as_of) if config.as_of
+             else datetime.now(config_.zone).date())
+    settings = RunSettings.from_config(config_, as_of)
+    with warehouse.get_connection() as conn:
+        gp = resolve_grading_period(conn, settings.district, keys[GRADING_PERIODS])
+        run = compute_partition(conn, settings, gp)
+        yield from run.checks.results()
+        if not run.checks.ok:
+            context.log.error("blocking check failed: nothing written for this partition")
+            return
+        duplicates = write_partition(conn, run, context.run_id)
+        if duplicates:
+            raise dg.Failure(f"{duplicates} duplicate sourcedIds: transaction rolled back")
+        yield rate_jump_result(rate_changes(conn, settings.district, gp))
+    yield from _materializations(run)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A small frame as a Markdown table (for asset metadata in the UI)."""
+    if frame.empty:
+        return "(none)"
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + " --- |" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _materializations(run: PartitionRun) -> list[dg.MaterializeResult]:
+    rejections = run.rejections
+    rejected = rejections[rejections["severity"] == "reject"]
+    by_rule = rejections.groupby("rule").size().sort_values(ascending=False)
+    common = {"as_of": str(run.settings.as_of), "profile": run.settings.profile,
+              "grading_period_sourced_id": run.grading_period_sourced_id}
+    line_items = run.accepted_line_items()
+    return [
+        dg.MaterializeResult(asset_key=LINE_ITEMS, metadata={
+            **common, "dagster/row_count": len(line_items),
+            "candidates": len(run.line_items.frame),
+            "preview": dg.MetadataValue.md(
+                markdown_table(line_items[["sourced_id", "title", "due_date"]].head(10))),
+        }),
+        dg.MaterializeResult(asset_key=RESULTS, metadata={
+            **common, "dagster/row_count": int((~run.results.rejected).sum()),
+            "candidates": len(run.results.frame), "orphan_scores": run.orphan_scores,
+        }),
+        dg.MaterializeResult(asset_key=REJECTIONS, metadata={
+            **common, "dagster/row_count": len(rejections), "rejects": len(rejected),
+            "warnings": len(rejections) - len(rejected),
+            "by_rule": dg.MetadataValue.md(
+                markdown_table(by_rule.rename("rows").reset_index())),
+        }),
+    ]

@@ -1,0 +1,210 @@
+"""One rules run for one district and grading period, without Dagster: candidates, the
+catalog's verdicts, and the partition's rows replaced in one transaction.
+
+Where `no_grading_period` rejections live: a line item whose due date falls in no grading
+period belongs to no partition, so it (and its scores' `line_item_rejected` rows) is stored
+with `grading_period_sourced_id` NULL, as district-level rows. Every partition run of the
+district recomputes them from the same district-wide candidates and replaces them in its
+transaction, so they always reflect the district's latest run, and each grading period's
+report lists them in a separate section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from assets.transform.candidates import (
+    ORPHAN_SCORES_SQL,
+    RunSettings,
+    line_item_candidates,
+    result_candidates,
+)
+from assets.transform.sourced_ids import digest_sql, uuid_from_digest_sql
+from checks.asset_checks import Preconditions, preconditions
+from checks.evaluate import Verdicts, evaluate, rejection_rows
+from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
+from checks.transforms import apply_transforms
+
+# Line-item columns the rejections and results borrow (joined in SQL at write time).
+LINE_ITEM_CONTEXT = ["assignment_id", "assessment_id", "class_sourced_id", "class_title",
+                     "school_sourced_id", "teacher_user_id", "teacher_name", "title",
+                     "grading_period_sourced_id", "sourced_id", "due_date", "line_item_accepted",
+                     "due_passed"]
+
+
+@dataclass
+class PartitionRun:
+    """Everything one run computed for its partition, ready to write."""
+
+    settings: RunSettings
+    grading_period_sourced_id: str
+    line_items: Verdicts
+    results: Verdicts
+    scope: pd.DataFrame  # the line items of this partition plus district-level ones
+    rejections: pd.DataFrame
+    checks: Preconditions
+    orphan_scores: int = 0
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def accepted_line_items(self) -> pd.DataFrame:
+        """Accepted line items of this grading period (district-level ones have none)."""
+        accepted = self.line_items.accepted()
+        return accepted[accepted["grading_period_sourced_id"] == self.grading_period_sourced_id]
+
+    def stats(self) -> pd.DataFrame:
+        """Failures per rule among this run's records, for the trend check and the report."""
+        rows = []
+        for verdicts in (self.line_items, self.results):
+            for rule_id, failing in verdicts.failures.items():
+                rows.append({"entity": verdicts.entity, "rule": rule_id,
+                             "severity": verdicts.severities[rule_id],
+                             "candidates": len(verdicts.frame), "failures": int(failing.sum())})
+        return pd.DataFrame(rows, columns=["entity", "rule", "severity", "candidates",
+                                           "failures"])
+
+
+def _scoped(verdicts: Verdicts, mask: np.ndarray) -> Verdicts:
+    return Verdicts(verdicts.entity, verdicts.profile, verdicts.frame[mask],
+                    {k: v[mask] for k, v in verdicts.failures.items()}, verdicts.severities)
+
+
+def compute_partition(
+    conn: duckdb.DuckDBPyConnection, settings: RunSettings, grading_period_sourced_id: str
+) -> PartitionRun:
+    """Candidates of the whole district, verdicts, and this partition's share of them."""
+    line_items = apply_transforms(line_item_candidates(conn, settings), "line_item")
+    li_verdicts = evaluate(line_items, "line_item", settings.profile)
+    line_items["line_item_accepted"] = ~li_verdicts.rejected
+    li_verdicts.frame = line_items
+    period = line_items["grading_period_sourced_id"]
+    in_scope = ((period == grading_period_sourced_id).fillna(False) | period.isna()).to_numpy(
+        dtype=bool)
+    li_scoped = _scoped(li_verdicts, in_scope)
+    scope = li_scoped.frame[LINE_ITEM_CONTEXT]
+    scope_table = _arrow(
+        scope[["assignment_id", "class_sourced_id", "line_item_accepted", "due_passed"]])
+    results = apply_transforms(result_candidates(conn, settings, scope_table), "result")
+    res_verdicts = evaluate(results, "result", settings.profile)
+    context = scope.set_index("assignment_id")[["title", "class_title"]]
+    rejections = pd.concat([
+        rejection_rows(li_scoped, ["assignment_id"]).assign(entity="line_item"),
+        rejection_rows(res_verdicts, ["assignment_id", "student_sourced_id"], context)
+        .assign(entity="result"),
+    ], ignore_index=True)
+    orphans = conn.execute(ORPHAN_SCORES_SQL, {"district": settings.district}).fetchall()[0]
+    return PartitionRun(
+        settings=settings, grading_period_sourced_id=grading_period_sourced_id,
+        line_items=li_scoped, results=res_verdicts, scope=scope, rejections=rejections,
+        checks=preconditions(conn, settings, line_items, results),
+        orphan_scores=int(orphans[0]) if orphans else 0,
+    )
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    frame = frame.copy(deep=False)
+    frame.attrs = {}  # run facts (dates) are not table metadata
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _register_run(conn: duckdb.DuckDBPyConnection, run: PartitionRun) -> None:
+    line_items = run.accepted_line_items()
+    ACCEPTED_LINE_ITEMS.validate(line_items)
+    results = run.results.accepted()[["assignment_id", "student_sourced_id", "score",
+                                      "missing_is_zero", "graded_date", "updated_at"]]
+    ACCEPTED_RESULTS.validate(results)
+    rejections = run.rejections.reindex(columns=["entity", "assignment_id",
+                                                 "student_sourced_id", "rule", "severity",
+                                                 "message"])
+    conn.register("run_line_items", _arrow(line_items))
+    conn.register("run_results", _arrow(results))
+    conn.register("run_scope", _arrow(run.scope))
+    conn.register("run_rejections", _arrow(rejections))
+    conn.register("run_stats", _arrow(run.stats()))
+
+
+_RESULT_ID = digest_sql("$district || '/result/' || r.assignment_id || '/' || "
+                        "r.student_sourced_id")
+
+WRITE_SQL = [
+    "DELETE FROM passback.line_items WHERE district = $district "
+    "AND grading_period_sourced_id = $gp",
+    """INSERT INTO passback.line_items BY NAME
+       SELECT $district AS district, grading_period_sourced_id, sourced_id, assignment_id,
+              assessment_id, class_sourced_id, school_sourced_id, teacher_user_id, title,
+              'Otus ' || assessment_type || ' assessment' AS description, assign_date,
+              due_date, category_sourced_id, 0.0 AS result_value_min, result_value_max,
+              'active' AS status, updated_at, $as_of AS as_of, $now AS computed_at
+       FROM run_line_items""",
+    "DELETE FROM passback.results WHERE district = $district "
+    "AND grading_period_sourced_id = $gp",
+    f"""INSERT INTO passback.results BY NAME
+       SELECT $district AS district, s.grading_period_sourced_id,
+              {uuid_from_digest_sql("h")} AS sourced_id, s.sourced_id AS line_item_sourced_id,
+              r.assignment_id, s.class_sourced_id, r.student_sourced_id, r.score,
+              'fully graded' AS score_status,
+              coalesce(r.graded_date, CASE WHEN r.missing_is_zero THEN s.due_date END,
+                       (r.updated_at AT TIME ZONE $zone)::DATE) AS score_date,
+              r.missing_is_zero, 'active' AS status, r.updated_at, $as_of AS as_of,
+              $now AS computed_at
+       FROM (SELECT *, {_RESULT_ID} AS h FROM run_results r) r
+       JOIN run_scope s ON s.assignment_id = r.assignment_id
+       WHERE s.grading_period_sourced_id = $gp""",
+    "DELETE FROM passback.rejections WHERE district = $district "
+    "AND (grading_period_sourced_id = $gp OR grading_period_sourced_id IS NULL)",
+    """INSERT INTO passback.rejections BY NAME
+       SELECT $district AS district, s.grading_period_sourced_id, j.entity, j.assignment_id,
+              s.assessment_id, s.class_sourced_id, s.class_title, j.student_sourced_id,
+              s.teacher_user_id, s.teacher_name, s.title, j.rule, j.severity, j.message,
+              $as_of AS as_of, $now AS detected_at
+       FROM run_rejections j JOIN run_scope s ON s.assignment_id = j.assignment_id""",
+    """INSERT INTO passback.rule_stats BY NAME
+       SELECT $district AS district, $gp AS grading_period_sourced_id, $run_id AS run_id,
+              $now AS computed_at, $as_of AS as_of, entity, rule, severity, candidates,
+              failures
+       FROM run_stats""",
+]
+
+DUPLICATES_SQL = """
+SELECT (SELECT count(*) - count(DISTINCT sourced_id) FROM passback.line_items
+        WHERE district = $district AND grading_period_sourced_id = $gp)
+     + (SELECT count(*) - count(DISTINCT sourced_id) FROM passback.results
+        WHERE district = $district AND grading_period_sourced_id = $gp)
+"""
+
+
+def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: str) -> int:
+    """Replace the partition's rows (and the district-level rejections) in one transaction.
+
+    Returns the number of duplicate sourcedIds found after the insert; when it is not 0 the
+    transaction is rolled back and nothing changes.
+    """
+    params = {"district": run.settings.district, "gp": run.grading_period_sourced_id,
+              "as_of": run.settings.as_of, "now": run.computed_at, "run_id": run_id,
+              "zone": run.settings.time_zone}
+    _register_run(conn, run)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for statement in WRITE_SQL:
+            names = {k: v for k, v in params.items() if f"${k}" in statement}
+            conn.execute(statement, names)
+        duplicates = conn.execute(DUPLICATES_SQL, {"district": params["district"],
+                                                   "gp": params["gp"]}).fetchall()[0]
+        count = int(duplicates[0]) if duplicates else 0
+        if count:
+            conn.execute("ROLLBACK")
+            return count
+        conn.execute("COMMIT")
+        return 0
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("run_line_items", "run_results", "run_scope", "run_rejections",
+                     "run_stats"):
+            conn.unregister(name)
