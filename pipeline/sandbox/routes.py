@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from pipeline.sandbox.app import (
     GRADEBOOK,
@@ -111,9 +111,13 @@ def build_app(ctx: SandboxContext) -> Starlette:
     """The ASGI application serving one sandbox context."""
     # Gradebook routes of 1.1 share the base with rostering; register them first so a
     # literal path such as /classes/{id}/lineItems never falls into a roster pattern.
-    routes = [Route("/oauth/token", _token, methods=["POST"])]
-    routes += _gradebook_routes(ctx, V1P1, "v1p1") + _roster_routes(ctx, V1P1, "v1p1")
-    routes += _roster_routes(ctx, ROSTERING, "v1p2") + _gradebook_routes(ctx, GRADEBOOK, "v1p2")
+    # One Mount per service keeps route matching short on the hot PUT path.
+    routes = [
+        Mount(GRADEBOOK, routes=_gradebook_routes(ctx, "", "v1p2")),
+        Mount(V1P1, routes=_gradebook_routes(ctx, "", "v1p1") + _roster_routes(ctx, "", "v1p1")),
+        Mount(ROSTERING, routes=_roster_routes(ctx, "", "v1p2")),
+        Route("/oauth/token", _token, methods=["POST"]),
+    ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.ctx = ctx
     return app
