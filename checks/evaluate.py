@@ -92,7 +92,7 @@ def rejection_rows(
             continue
         rows = verdicts.frame[failing]
         if context is not None:
-            rows = rows.join(context, on=context_key, rsuffix="_context")
+            rows = rows.join(context, on=context_key)
         part = rows[keys].copy()
         part["rule"] = rule.id
         part["severity"] = verdicts.severities[rule.id]

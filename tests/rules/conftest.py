@@ -128,6 +128,10 @@ class Outcome:
         """Severities recorded for a rule."""
         return set(self.rejections.loc[self.rejections["rule"] == rule, "severity"])
 
+    def message(self, rule: str) -> str:
+        """The (first) teacher-facing message recorded for a rule."""
+        return str(self.rejections.loc[self.rejections["rule"] == rule, "message"].iloc[0])
+
     def accepted(self, assignment_id: str = "ca1") -> bool:
         """Whether the class assignment reached passback.line_items."""
         return assignment_id in set(self.line_items["assignment_id"])
