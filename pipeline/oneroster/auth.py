@@ -24,7 +24,7 @@ from pipeline.config import OAuth1Auth, OAuth2Auth, SISConfig, secret
 from pipeline.oneroster.transport import RequestStats
 
 SignatureType = Literal["header", "query"]
-# Renew a token this long before the server says it expires.
+# Renew a token this long before the server says it expires (or a tenth of a short lifetime).
 RENEW_MARGIN_SECONDS = 60.0
 
 
@@ -57,12 +57,12 @@ class TokenManager:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
 
     def token(self) -> str:
         """A bearer token that is valid for at least the renewal margin."""
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at - RENEW_MARGIN_SECONDS:
+            if self._token is None or time.monotonic() >= self._renew_at:
                 self._fetch()
             assert self._token is not None
             return self._token
@@ -94,7 +94,7 @@ class TokenManager:
                 f"{self._auth.client_secret_env}")
         self._token = str(payload["access_token"])
         lifetime = float(payload.get("expires_in") or 3600)
-        self._expires_at = time.monotonic() + lifetime
+        self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime / 10)
 
 
 def _json_or_empty(response: requests.Response) -> dict:

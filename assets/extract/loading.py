@@ -1,0 +1,158 @@
+"""Writing extracted rows into the warehouse: one transaction per load, bulk from Arrow.
+
+A full load replaces the district's rows; an incremental load upserts the changed rows and
+drops the deleted ones. Either way the counts of new and changed rows are taken inside the
+same transaction, against what was there before, and the SIS cursor is saved with the rows.
+Callers fetch everything first: these functions never wait on the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.oneroster import Extract, Quarantined
+
+INCOMING = "_passback_incoming"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a load did to one table for one district."""
+
+    rows: int  # rows of the district in the table after the load
+    new: int  # keys that were not there before
+    changed: int  # keys that were there with different values
+    deleted: int  # keys removed because the source deleted them
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any error so the previous load stays whole."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def write_table(conn: duckdb.DuckDBPyConnection, table: str, district: str,
+                rows: pa.Table | pd.DataFrame, key: Sequence[str], *, full: bool,
+                deleted: Sequence[str] = ()) -> Changes:
+    """Replace (full) or upsert (incremental) a district's rows; call inside a transaction.
+
+    `deleted` holds values of a single-column key to remove (OneRoster `tobedeleted`).
+    """
+    incoming = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(
+        rows, preserve_index=False)
+    conn.register(INCOMING, incoming)
+    try:
+        new, changed = _count_changes(conn, table, district, key)
+        removed = _remove(conn, table, district, key, full=full, deleted=deleted)
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {INCOMING}")
+    finally:
+        conn.unregister(INCOMING)
+    total = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
+                         [district]).fetchone()
+    return Changes(total[0] if total else 0, new, changed, removed)
+
+
+def _count_changes(conn: duckdb.DuckDBPyConnection, table: str, district: str,
+                   key: Sequence[str]) -> tuple[int, int]:
+    on = " AND ".join(f'cur."{k}" IS NOT DISTINCT FROM inc."{k}"' for k in key)
+    known = f"EXISTS (SELECT 1 FROM {table} cur WHERE cur.district = ? AND {on})"
+    new = conn.execute(f"SELECT count(*) FROM {INCOMING} inc WHERE NOT {known}",
+                       [district]).fetchone()
+    # A row differs when it is not found, value for value, among the current rows (EXCEPT
+    # treats nulls as equal); those that are not new are changed.
+    columns = ", ".join(f'"{name}"' for name in _columns(conn, INCOMING))
+    differing = conn.execute(
+        f"SELECT count(*) FROM (SELECT {columns} FROM {INCOMING} EXCEPT "
+        f"SELECT {columns} FROM {table} WHERE district = ?) inc WHERE {known}",
+        [district, district]).fetchone()
+    return (new[0] if new else 0), (differing[0] if differing else 0)
+
+
+def _remove(conn: duckdb.DuckDBPyConnection, table: str, district: str, key: Sequence[str],
+            *, full: bool, deleted: Sequence[str]) -> int:
+    """Delete what the incoming rows replace; return how many source deletions were applied."""
+    if full:
+        conn.execute(f"DELETE FROM {table} WHERE district = ?", [district])
+        return len(deleted)
+    on = " AND ".join(f'{table}."{k}" = inc."{k}"' for k in key)
+    conn.execute(f"DELETE FROM {table} WHERE district = ? AND EXISTS "
+                 f"(SELECT 1 FROM {INCOMING} inc WHERE {on})", [district])
+    if not deleted:
+        return 0
+    (only,) = key  # OneRoster deletions name a sourcedId
+    before = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
+                          [district]).fetchone()
+    conn.execute(f'DELETE FROM {table} WHERE district = ? AND "{only}" IN '
+                 "(SELECT unnest(?::VARCHAR[]))", [district, list(deleted)])
+    after = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
+                         [district]).fetchone()
+    return (before[0] if before else 0) - (after[0] if after else 0)
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [row[0] for row in conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+
+def write_quarantine(conn: duckdb.DuckDBPyConnection, district: str, extract: Extract, *,
+                     full: bool) -> None:
+    """Record set-aside records; clear earlier entries for every record this load saw again."""
+    if full:
+        conn.execute("DELETE FROM sis.quarantine WHERE district = ? AND entity = ?",
+                     [district, extract.entity])
+    else:
+        seen = [*extract.rows.column("sourced_id").to_pylist(), *extract.deleted,
+                *(q.sourced_id for q in extract.quarantined if q.sourced_id)]
+        conn.execute("DELETE FROM sis.quarantine WHERE district = ? AND entity = ? AND "
+                     "sourced_id IN (SELECT unnest(?::VARCHAR[]))",
+                     [district, extract.entity, seen])
+    if extract.quarantined:
+        conn.register(INCOMING, _quarantine_rows(district, extract.quarantined))
+        try:
+            conn.execute(f"INSERT INTO sis.quarantine BY NAME SELECT * FROM {INCOMING}")
+        finally:
+            conn.unregister(INCOMING)
+
+
+def _quarantine_rows(district: str, items: Sequence[Quarantined]) -> pa.Table:
+    now = datetime.now(UTC)
+    return pa.table({
+        "district": [district] * len(items),
+        "entity": [q.entity for q in items],
+        "sourced_id": [q.sourced_id for q in items],
+        "reason": [q.reason for q in items],
+        "record": [json.dumps(q.record, sort_keys=True) for q in items],
+        "detected_at": pa.array([now] * len(items), pa.timestamp("us", tz="UTC")),
+    })
+
+
+def read_cursor(conn: duckdb.DuckDBPyConnection, district: str, entity: str) -> str | None:
+    """Where the last successful load of an entity left off, if it ever ran."""
+    row = conn.execute("SELECT cursor FROM passback.extract_cursors WHERE district = ? AND "
+                       "entity = ?", [district, entity]).fetchone()
+    return row[0] if row else None
+
+
+def save_cursor(conn: duckdb.DuckDBPyConnection, district: str, entity: str,
+                cursor: str | None, *, full: bool) -> None:
+    """Move the cursor forward (a full load with nothing in it forgets the cursor)."""
+    if cursor is None:
+        if full:
+            conn.execute("DELETE FROM passback.extract_cursors WHERE district = ? AND "
+                         "entity = ?", [district, entity])
+        return
+    conn.execute("INSERT OR REPLACE INTO passback.extract_cursors VALUES (?, ?, ?, ?)",
+                 [district, entity, cursor, datetime.now(UTC)])

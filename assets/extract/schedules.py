@@ -1,0 +1,44 @@
+"""When the extract runs in full: a weekly full refresh of every SIS table, per district.
+
+Incremental loads only see what the SIS reports as changed; a record an SIS deletes outright
+(rather than marking `tobedeleted`) is only noticed by a full reload. Sunday 02:00 UTC is
+outside school hours in every US time zone and before Monday's grading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from assets.extract.sis import GROUP
+from pipeline.oneroster import ENDPOINTS
+
+FULL_REFRESH_CRON = "0 2 * * 0"
+
+
+def full_refresh_run_config() -> dict:
+    """Run config that sets `full_refresh: true` on every SIS extract asset."""
+    return {"ops": {f"sis__{entity}": {"config": {"full_refresh": True}}
+                    for entity in ENDPOINTS}}
+
+
+def build_full_refresh_schedule(partitions_def: dg.PartitionsDefinition
+                                ) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+    """The weekly full-refresh job and its schedule (one run per district partition)."""
+    job = dg.define_asset_job("sis_full_refresh", selection=dg.AssetSelection.groups(GROUP),
+                              partitions_def=partitions_def,
+                              description="Reload every SIS table of a district in full.")
+
+    @dg.schedule(name="sis_weekly_full_refresh", job=job, cron_schedule=FULL_REFRESH_CRON,
+                 execution_timezone="UTC",
+                 default_status=dg.DefaultScheduleStatus.STOPPED)
+    def sis_weekly_full_refresh(context: dg.ScheduleEvaluationContext
+                                ) -> Iterator[dg.RunRequest]:
+        """One full-refresh run per district, keyed by the scheduled date."""
+        day = context.scheduled_execution_time.date().isoformat()
+        for district in partitions_def.get_partition_keys():
+            yield dg.RunRequest(run_key=f"{district}-{day}", partition_key=district,
+                                run_config=full_refresh_run_config())
+
+    return job, sis_weekly_full_refresh
