@@ -1,0 +1,155 @@
+"""Sending a plan: line items, then their results, then deletions, within the SIS budget.
+
+A fixed set of worker threads (the district's `max_concurrency`) pulls actions from one
+iterator; each calls the OneRoster client, whose session retries 429 / 5xx / timeouts with
+backoff (honouring `Retry-After`), renews an OAuth 2 token once on 401, and holds the
+district's shared rate and in-flight budget. Every outcome goes to the ledger writer at once.
+The calling thread only waits and logs progress at a steady interval, so Dagster's log calls
+stay on the thread that owns the step.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipeline.oneroster import OneRosterAuthError, OneRosterError, WriteOutcome
+from pipeline.sink.ledger import DELETED, FAILED, REJECTED, SENT, Outcome
+from pipeline.sink.payloads import LINE_ITEMS, RESULTS
+from pipeline.sink.plan import Action, SyncPlan
+from pipeline.sink.progress import SyncCounters
+
+Log = Callable[[str], None]
+# HTTP statuses that mean "the SIS is busy or broken", not "the SIS refuses this payload".
+_TRANSIENT = frozenset({401, 408, 429})
+
+
+class GradebookWriter(Protocol):
+    """What the sink needs from a OneRoster client (pipeline.oneroster.OneRosterClient)."""
+
+    def put(self, entity: str, sourced_id: str, payload: dict) -> WriteOutcome:
+        """Create or replace one record."""
+
+    def delete(self, entity: str, sourced_id: str) -> WriteOutcome:
+        """Delete one record."""
+
+
+class OutcomeSink(Protocol):
+    """Where outcomes go (the ledger writer)."""
+
+    def record(self, outcome: Outcome) -> None:
+        """Take one outcome."""
+
+
+@dataclass
+class Execution:
+    """One plan being sent: its client, its ledger writer and its counters."""
+
+    plan: SyncPlan
+    client: GradebookWriter
+    ledger: OutcomeSink
+    run_id: str
+    concurrency: int
+    requests: Callable[[], int]  # requests sent so far (retries included)
+    log: Log
+    progress_interval: float = 5.0
+    counters: SyncCounters = field(default_factory=SyncCounters)
+    accepted_line_items: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _abort: BaseException | None = None
+
+    def run(self) -> SyncCounters:
+        """Send every write of the plan in order; raise if the SIS refuses our credentials."""
+        self.counters.total = self.plan.planned_requests
+        self.accepted_line_items = {a.sourced_id for a in self.plan.actions
+                                    if a.entity == LINE_ITEMS and a.action == "unchanged"}
+        self._phase(self.plan.writes(LINE_ITEMS, ("create", "update")))
+        self._phase(self._results_ready())
+        self._phase(self.plan.writes(RESULTS, ("delete",)))
+        self._phase(self.plan.writes(LINE_ITEMS, ("delete",)))
+        self.log(f"sync finished: {self.counters.line(self.requests())}")
+        return self.counters
+
+    def _results_ready(self) -> Iterator[Action]:
+        """Result writes whose line item the SIS holds; the others are blocked, not sent."""
+        for action in self.plan.writes(RESULTS, ("create", "update")):
+            if action.line_item_sourced_id in self.accepted_line_items:
+                yield action
+            else:
+                self.counters.add("blocked")
+
+    def _phase(self, actions: Iterable[Action]) -> None:
+        """Send actions with `concurrency` workers; log progress until they are done."""
+        source = iter(actions)
+        workers = [threading.Thread(target=self._work, args=(source,), daemon=True,
+                                    name=f"sink-{self.plan.district}-{n}")
+                   for n in range(self.concurrency)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(timeout=self.progress_interval)
+                if worker.is_alive():
+                    self.log(self.counters.line(self.requests()))
+        if self._abort is not None:
+            raise self._abort
+
+    def _next(self, source: Iterator[Action]) -> Action | None:
+        with self._lock:  # generators are not thread-safe
+            if self._abort is not None:
+                return None
+            return next(source, None)
+
+    def _work(self, source: Iterator[Action]) -> None:
+        while (action := self._next(source)) is not None:
+            try:
+                self._send(action)
+            except OneRosterAuthError as error:
+                # Bad credentials fail every request alike: stop instead of burning the budget.
+                self._abort = error
+            except BaseException as error:  # noqa: BLE001 - reported by _phase in the caller
+                self._abort = error
+
+    def _send(self, action: Action) -> None:
+        try:
+            if action.action == "delete":
+                outcome = self.client.delete(action.entity, action.sourced_id)
+            else:
+                assert action.record is not None
+                outcome = self.client.put(action.entity, action.sourced_id, action.record)
+        except OneRosterAuthError:
+            raise
+        except OneRosterError as error:
+            self._finish(action, FAILED, error.status, 0, str(error))
+            return
+        self._finish(action, *_classify(action, outcome))
+
+    def _finish(self, action: Action, state: str, status: int | None, retries: int,
+                error: str | None) -> None:
+        if state == SENT and action.entity == LINE_ITEMS:
+            with self._lock:
+                self.accepted_line_items.add(action.sourced_id)
+        self.ledger.record(Outcome(
+            self.plan.district, action.entity, action.sourced_id,
+            action.grading_period_sourced_id, action.line_item_sourced_id,
+            action.payload_hash, state, status, 1 + retries, error, datetime.now(UTC),
+            self.run_id))
+        self.counters.add({SENT: "sent", DELETED: "deleted", REJECTED: "refused",
+                           FAILED: "failed"}[state], retries)
+
+
+def _classify(action: Action, outcome: WriteOutcome) -> tuple[str, int, int, str | None]:
+    """(ledger state, HTTP status, retries, error) for one answer of the SIS."""
+    if outcome.ok:
+        return (DELETED if action.action == "delete" else SENT), outcome.status, \
+            outcome.retries, None
+    if action.action == "delete" and outcome.status == 404:
+        return DELETED, outcome.status, outcome.retries, None  # already gone: the goal holds
+    description = outcome.imsx.description if outcome.imsx and outcome.imsx.description \
+        else f"HTTP {outcome.status}"
+    if 400 <= outcome.status < 500 and outcome.status not in _TRANSIENT:
+        return REJECTED, outcome.status, outcome.retries, description
+    return FAILED, outcome.status, outcome.retries, description

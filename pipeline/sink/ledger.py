@@ -1,0 +1,200 @@
+"""`passback.sync_ledger`: what the SIS was last told about each object, written as it happens.
+
+HTTP workers never touch DuckDB. They hand each outcome to a `LedgerWriter`, whose one thread
+drains a queue and upserts in short transactions (every `batch_size` outcomes or every
+`interval` seconds) through a connection opened for that flush only. A process killed mid-sync
+loses at most the last unflushed second of outcomes; those objects are simply sent again on the
+next run, which is harmless because a OneRoster PUT replaces the object named by its sourcedId
+(our sourcedIds are deterministic), and a DELETE of something already gone answers 404.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+# Ledger states.
+SENT = "sent"  # the SIS accepted this payload
+REJECTED = "rejected"  # the SIS refused this payload (4xx): not retried until it changes
+FAILED = "failed"  # no answer, or 5xx/429 after every retry: tried again on the next run
+DELETED = "deleted"  # removed from the SIS (or already gone)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """The ledger's view of one SIS object."""
+
+    entity: str
+    sourced_id: str
+    grading_period_sourced_id: str | None
+    line_item_sourced_id: str | None
+    payload_hash: str | None
+    state: str
+    first_sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one object in this run; becomes (or updates) its ledger row."""
+
+    district: str
+    entity: str
+    sourced_id: str
+    grading_period_sourced_id: str | None
+    line_item_sourced_id: str | None
+    payload_hash: str | None
+    state: str
+    http_status: int | None
+    attempts: int
+    last_error: str | None
+    sent_at: datetime
+    run_id: str
+
+
+_SCHEMA = pa.schema([
+    ("district", pa.string()), ("entity", pa.string()), ("sourced_id", pa.string()),
+    ("grading_period_sourced_id", pa.string()), ("line_item_sourced_id", pa.string()),
+    ("payload_hash", pa.string()), ("state", pa.string()), ("http_status", pa.int32()),
+    ("attempts", pa.int32()), ("last_error", pa.string()),
+    ("sent_at", pa.timestamp("us", tz="UTC")), ("run_id", pa.string()),
+])
+# first_sent_at is kept from the first success; attempts accumulate over the object's life.
+_UPSERT = """
+INSERT INTO passback.sync_ledger
+SELECT district, entity, sourced_id, grading_period_sourced_id, line_item_sourced_id,
+       payload_hash, state, http_status, attempts, last_error,
+       CASE WHEN state = 'sent' THEN sent_at END, sent_at, run_id
+FROM ledger_batch
+ON CONFLICT (district, entity, sourced_id) DO UPDATE SET
+    grading_period_sourced_id = COALESCE(EXCLUDED.grading_period_sourced_id,
+                                         grading_period_sourced_id),
+    line_item_sourced_id = COALESCE(EXCLUDED.line_item_sourced_id, line_item_sourced_id),
+    payload_hash = EXCLUDED.payload_hash, state = EXCLUDED.state,
+    http_status = EXCLUDED.http_status, attempts = attempts + EXCLUDED.attempts,
+    last_error = EXCLUDED.last_error,
+    first_sent_at = COALESCE(first_sent_at, EXCLUDED.first_sent_at),
+    last_sent_at = EXCLUDED.last_sent_at, run_id = EXCLUDED.run_id
+"""
+
+
+def read_ledger(conn: duckdb.DuckDBPyConnection, district: str,
+                ) -> dict[tuple[str, str], LedgerEntry]:
+    """Every ledger row of a district, keyed by (entity, sourced_id)."""
+    rows = conn.execute(
+        "SELECT entity, sourced_id, grading_period_sourced_id, line_item_sourced_id, "
+        "payload_hash, state, first_sent_at FROM passback.sync_ledger WHERE district = ?",
+        [district]).fetchall()
+    return {(row[0], row[1]): LedgerEntry(*row) for row in rows}
+
+
+def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:
+    """Upsert outcomes in one transaction (the last outcome per object wins)."""
+    latest: dict[tuple[str, str, str], dict] = {}
+    for outcome in outcomes:
+        key = (outcome.district, outcome.entity, outcome.sourced_id)
+        row = asdict(outcome)
+        if key in latest:  # e.g. a retried DELETE: count every attempt, keep the last state
+            row["attempts"] += latest[key]["attempts"]
+        latest[key] = row
+    batch = pa.Table.from_pylist(list(latest.values()), schema=_SCHEMA)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.register("ledger_batch", batch)
+        conn.execute(_UPSERT)
+        conn.unregister("ledger_batch")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def is_lock_conflict(error: Exception) -> bool:
+    """True when another process holds the DuckDB file (worth waiting for, not failing on)."""
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+class LedgerWriter:
+    """A single writer thread that commits outcomes in small, frequent transactions."""
+
+    def __init__(self, connect: Connect, *, batch_size: int = 200, interval: float = 1.0,
+                 lock_wait: float = 120.0) -> None:
+        self._connect = connect
+        self._batch_size = batch_size
+        self._interval = interval
+        self._lock_wait = lock_wait
+        self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self.written = 0
+        self.flushes = 0
+        self._thread = threading.Thread(target=self._run, name="sync-ledger-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, outcome: Outcome) -> None:
+        """Queue one outcome (called from HTTP worker threads; never blocks on DuckDB)."""
+        if self._error is not None:
+            raise RuntimeError("the ledger writer stopped") from self._error
+        self._queue.put(outcome)
+
+    def close(self) -> None:
+        """Flush what is queued, stop the thread, and raise if any flush failed."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise RuntimeError(f"could not write the sync ledger: {self._error}") from self._error
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        pending: list[Outcome] = []
+        deadline = time.monotonic() + self._interval
+        done = False
+        while not done:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                if item is None:
+                    done = True
+                else:
+                    pending.append(item)
+            except queue.Empty:
+                pass
+            if pending and (done or len(pending) >= self._batch_size
+                            or time.monotonic() >= deadline):
+                try:
+                    self._flush(pending)
+                except BaseException as error:  # surfaced by record() and close()
+                    self._error = error
+                    return
+                pending = []
+            if time.monotonic() >= deadline:
+                deadline = time.monotonic() + self._interval
+
+    def _flush(self, outcomes: list[Outcome]) -> None:
+        give_up = time.monotonic() + self._lock_wait
+        pause = 0.05
+        while True:
+            try:
+                with self._connect() as conn:
+                    write_outcomes(conn, outcomes)
+                break
+            except duckdb.Error as error:
+                # Another process (a rules run) may hold the file for a moment: wait for it.
+                if not is_lock_conflict(error) or time.monotonic() > give_up:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+        self.written += len(outcomes)
+        self.flushes += 1

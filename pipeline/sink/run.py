@@ -1,0 +1,255 @@
+"""The sink's entry points for the asset and the CLI: plan one partition, or plan and send it.
+
+    plan_sync(config, grading_period, connect=...) -> SyncPlan
+    run_sync(config, grading_period, connect=..., client=..., dry_run=...) -> SyncReport
+
+DuckDB is opened only in short spans: once to read the plan's inputs, by the ledger writer
+for each small batch while sending, and once at the end for the plan and SIS refusals. No
+connection is held while waiting on the SIS. Only one sync per district sends at a time in
+this host (a file lock, released by the OS if the process dies); across runs Dagster's
+`passback/sis_writer` run-tag limit does the same (see `sis_writer_tags`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.config import DistrictConfig, warehouse_path
+from pipeline.sink.execute import Execution, GradebookWriter, Log
+from pipeline.sink.ledger import LedgerWriter
+from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
+from pipeline.sink.progress import SyncCounters
+
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+SIS_WRITER_TAG = "passback/sis_writer"
+
+
+def sis_writer_tags(district: str) -> dict[str, str]:
+    """Run tags that make the instance's run-tag limit allow one SIS writer per district."""
+    return {SIS_WRITER_TAG: district}
+
+
+def default_connect() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the configured warehouse."""
+    from pipeline.warehouse import connect
+
+    return connect()
+
+
+@dataclass
+class SyncReport:
+    """What one sync planned and did: counts, cost, rate and a few sample payloads."""
+
+    district: str
+    grading_period_sourced_id: str
+    dry_run: bool
+    closed: bool
+    planned: dict[str, int]
+    counters: SyncCounters = field(default_factory=SyncCounters)
+    requests: int = 0
+    token_renewals: int = 0
+    seconds: float = 0.0
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Requests per second while sending."""
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat values for a MaterializeResult / the CLI (no student names anywhere)."""
+        c = self.counters
+        return {
+            "dry_run": self.dry_run, "grading_period_closed": self.closed,
+            "planned": sum(self.planned[a] for a in WRITES),
+            **{f"planned_{name}": count for name, count in self.planned.items()},
+            "sent": c.sent, "unchanged": self.planned["unchanged"], "refused": c.refused,
+            "failed": c.failed, "deleted": c.deleted,
+            "blocked": c.blocked + self.planned["blocked"],
+            "requests": self.requests, "retries": c.retries,
+            "token_renewals": self.token_renewals,
+            "rate_per_second": round(self.rate, 1), "duration_seconds": round(self.seconds, 3),
+            "sample_payloads": self.samples,
+        }
+
+
+def plan_sync(config: DistrictConfig, grading_period: str, *, connect: Connect = default_connect,
+              as_of: date | None = None) -> SyncPlan:
+    """The plan of one district and grading period; reads the warehouse and nothing else."""
+    with connect() as conn:
+        return plan_partition(conn, config, grading_period, as_of=as_of or date.today())
+
+
+def run_sync(config: DistrictConfig, grading_period: str, *, client: GradebookWriter | None,
+             connect: Connect = default_connect, dry_run: bool | None = None,
+             run_id: str | None = None, as_of: date | None = None, log: Log = print,
+             progress_interval: float = 5.0, lock_dir: Path | None = None,
+             requests: Callable[[], int] | None = None) -> SyncReport:
+    """Plan, record the plan, and (unless a dry run or a closed period) send it.
+
+    `dry_run` None follows the district's `passback.dry_run`. `client` is a OneRoster client
+    (`OneRosterResource().client(config)`); it may be None for a dry run. `requests` reads the
+    client's request counter (defaults to `client.stats.requests` when the client has one).
+    """
+    dry_run = config.passback.dry_run if dry_run is None else dry_run
+    run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    if dry_run:
+        plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
+        _store_plan(connect, plan, run_id, dry_run=True)
+        log(f"dry run: {_summary(plan)}; nothing was sent")
+        return SyncReport(config.district, grading_period, True, plan.closed, plan.counts(),
+                          samples=plan.samples())
+    if client is None:
+        raise ValueError("a OneRoster client is needed unless this is a dry run")
+    counter = requests or _request_counter(client)
+    with district_lock(config.district, lock_dir, log):
+        # Planned under the lock: a sync that finished while we waited changed the ledger.
+        plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
+        _store_plan(connect, plan, run_id, dry_run=False)
+        log(f"plan: {_summary(plan)}")
+        report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),
+                            samples=plan.samples())
+        if plan.closed or plan.planned_requests == 0:
+            return report
+        report.counters = _send(plan, client, connect, run_id, config, log, progress_interval,
+                                counter)
+    report.requests = report.counters.requests
+    report.seconds = report.counters.seconds
+    report.token_renewals = getattr(getattr(client, "stats", None), "token_renewals", 0)
+    record_sis_refusals(connect, plan)
+    return report
+
+
+def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str,
+          config: DistrictConfig, log: Log, progress_interval: float,
+          requests: Callable[[], int]) -> SyncCounters:
+    start = requests()
+    with LedgerWriter(connect) as ledger:
+        execution = Execution(plan, client, ledger, run_id, config.sis.budget.max_concurrency,
+                              lambda: requests() - start, log, progress_interval)
+        counters = execution.run()
+    counters.requests = requests() - start
+    return counters
+
+
+def _request_counter(client: GradebookWriter) -> Callable[[], int]:
+    stats = getattr(client, "stats", None)
+    if stats is None:
+        raise ValueError("pass `requests=` for a client without `stats`")
+    return lambda: stats.requests
+
+
+def _summary(plan: SyncPlan) -> str:
+    counts = {name: n for name, n in plan.counts().items() if n}
+    closed = " (grading period closed: nothing is written)" if plan.closed else ""
+    return f"{plan.district} / {plan.grading_period_sourced_id}: {counts or 'nothing'}{closed}"
+
+
+@contextmanager
+def district_lock(district: str, lock_dir: Path | None, log: Log) -> Iterator[None]:
+    """Hold this host's lock on a district's SIS; wait (and say so) while another sync holds it."""
+    folder = lock_dir or warehouse_path().parent / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"sis_{district}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another sync is writing {district}'s SIS; waiting for it to finish")
+            started = time.monotonic()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            log(f"waited {time.monotonic() - started:.1f}s for {district}'s SIS")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_PLAN_SCHEMA = pa.schema([
+    ("district", pa.string()), ("grading_period_sourced_id", pa.string()),
+    ("run_id", pa.string()), ("planned_at", pa.timestamp("us", tz="UTC")),
+    ("dry_run", pa.bool_()), ("entity", pa.string()), ("sourced_id", pa.string()),
+    ("action", pa.string()), ("reason", pa.string()), ("payload_hash", pa.string()),
+    ("payload", pa.string()),
+])
+
+
+def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool) -> None:
+    """Replace the partition's rows of `passback.sync_plan` with this plan, in one transaction."""
+    now = datetime.now(UTC)
+    rows = [{"district": plan.district, "grading_period_sourced_id": plan.grading_period_sourced_id,
+             "run_id": run_id, "planned_at": now, "dry_run": dry_run, "entity": a.entity,
+             "sourced_id": a.sourced_id, "action": a.action, "reason": a.reason,
+             "payload_hash": a.payload_hash,
+             "payload": json.dumps(a.record, sort_keys=True) if a.action in WRITES and a.record
+             else None} for a in plan.actions]
+    table = pa.Table.from_pylist(rows, schema=_PLAN_SCHEMA)
+    with connect() as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute("DELETE FROM passback.sync_plan WHERE district = ? AND "
+                         "grading_period_sourced_id = ?",
+                         [plan.district, plan.grading_period_sourced_id])
+            conn.register("plan_rows", table)
+            conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
+            conn.unregister("plan_rows")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+# One row per object the SIS refused, with the SIS's own words, in the rules' table.
+_REFUSALS_SQL = """
+INSERT INTO passback.rejections
+    (district, grading_period_sourced_id, entity, assignment_id, assessment_id,
+     class_sourced_id, class_title, student_sourced_id, teacher_user_id, teacher_name, title,
+     rule, severity, message, as_of, detected_at)
+SELECT l.district, l.grading_period_sourced_id, 'line_item', li.assignment_id,
+       li.assessment_id, li.class_sourced_id, NULL, NULL, li.teacher_user_id, NULL, li.title,
+       'sis_rejected', 'reject', coalesce(l.last_error, 'refused by the SIS'), li.as_of,
+       l.last_sent_at
+FROM passback.sync_ledger l JOIN passback.line_items li
+  ON li.district = l.district AND li.sourced_id = l.sourced_id
+WHERE l.district = $district AND l.grading_period_sourced_id = $gp
+  AND l.entity = 'line_items' AND l.state = 'rejected'
+UNION ALL
+SELECT l.district, l.grading_period_sourced_id, 'result', r.assignment_id, NULL,
+       r.class_sourced_id, NULL, r.student_sourced_id, NULL, NULL, NULL,
+       'sis_rejected', 'reject', coalesce(l.last_error, 'refused by the SIS'), r.as_of,
+       l.last_sent_at
+FROM passback.sync_ledger l JOIN passback.results r
+  ON r.district = l.district AND r.sourced_id = l.sourced_id
+WHERE l.district = $district AND l.grading_period_sourced_id = $gp
+  AND l.entity = 'results' AND l.state = 'rejected'
+"""
+
+
+def record_sis_refusals(connect: Connect, plan: SyncPlan) -> int:
+    """Replace the partition's `sis_rejected` rows from the ledger; returns how many there are.
+
+    Derived from the ledger every time, so a refusal stays reported while its payload is
+    unchanged (it is not re-sent), and a rules run that rewrote the table loses nothing.
+    """
+    params = {"district": plan.district, "gp": plan.grading_period_sourced_id}
+    with connect() as conn:
+        conn.execute("BEGIN TRANSACTION")
+        conn.execute("DELETE FROM passback.rejections WHERE district = $district AND "
+                     "grading_period_sourced_id = $gp AND rule = 'sis_rejected'", params)
+        conn.execute(_REFUSALS_SQL, params)
+        count = conn.execute("SELECT count(*) FROM passback.rejections WHERE district = $district "
+                             "AND grading_period_sourced_id = $gp AND rule = 'sis_rejected'",
+                             params).fetchone()
+        conn.execute("COMMIT")
+    return int(count[0]) if count else 0
