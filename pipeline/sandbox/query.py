@@ -18,7 +18,7 @@ from pipeline.sandbox.errors import ImsxError, bad_request
 
 JSON = dict[str, Any]
 _CLAUSE = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(>=|<=|!=|=|>|<|~)\s*'((?:[^']|'')*)'\s*")
-_JOIN = re.compile(r"\s+(AND|OR)\s+|\s*$")
+_JOIN = re.compile(r"\s*(AND|OR)\s+|\s*$")
 
 
 def _bad_field(code: str, description: str) -> ImsxError:

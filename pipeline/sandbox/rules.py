@@ -94,6 +94,9 @@ class GradebookRules:
             reasons += self._profile_reasons(record)
         if reasons:
             raise refused("; ".join(reasons), "unknownobject" if klass is None else "invaliddata")
+        if not school and klass is not None:
+            # 1.1 line items carry no school; 1.2 readers require one, and the class knows it.
+            record = record | {"school": klass.get("schoolSourcedId")}
         return self._profile_adjustments(record)
 
     def _profile_reasons(self, record: Record) -> list[str]:
