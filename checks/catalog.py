@@ -47,6 +47,8 @@ class Rule:
     passes: PassFn
     sources: tuple[str, ...] = ()
     notes: str = ""
+    # Where the SISes differ, a profile can have its own wording of the message.
+    profile_messages: dict[str, str] = field(default_factory=dict)
     check: pa.Check = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class Rule:
                 "entity": self.entity,
                 "effects": dict(self.effects),
                 "message": self.message,
+                "profile_messages": dict(self.profile_messages),
                 "sources": list(self.sources),
             },
         )
@@ -75,9 +78,14 @@ class Rule:
         """What breaking this rule does under a profile; None when it does not apply."""
         return self.effects.get(profile)
 
-    def placeholders(self) -> list[str]:
-        """Candidate columns the message template needs."""
-        return [name for _, name, _, _ in string.Formatter().parse(self.message) if name]
+    def message_for(self, profile: str) -> str:
+        """The teacher-facing template under a profile."""
+        return self.profile_messages.get(profile, self.message)
+
+    def placeholders(self) -> set[str]:
+        """Candidate columns the message templates need."""
+        return {name for template in (self.message, *self.profile_messages.values())
+                for _, name, _, _ in string.Formatter().parse(template) if name}
 
     def failing(self, frame: pd.DataFrame) -> pd.Series:
         """Boolean mask of records that break the rule (nulls in the verdict count as passing

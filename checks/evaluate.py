@@ -96,7 +96,7 @@ def rejection_rows(
         part = rows[keys].copy()
         part["rule"] = rule.id
         part["severity"] = verdicts.severities[rule.id]
-        part["message"] = render_messages(rule.message, rows)
+        part["message"] = render_messages(rule.message_for(verdicts.profile), rows)
         parts.append(part)
     if not parts:
         empty = {k: pd.Series(dtype="string[pyarrow]") for k in [*keys, "rule", "severity",

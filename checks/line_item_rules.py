@@ -118,9 +118,14 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
         effects={"skyward": "reject", "infinite_campus": "warn"},
         summary="`points_possible` is not a whole number (8/10.5 fails, 8.5/10 passes); "
                 "Skyward refuses it, Infinite Campus rounds it down (sent with the floor)",
-        message="'{title}' is worth {points_possible} points, which is not a whole number. "
-                "Skyward accepts whole points only and Infinite Campus rounds down to "
-                "{result_value_max}; change the points possible in Otus to a whole number.",
+        message="'{title}' is worth {points_possible} points, which is not a whole number; "
+                "Skyward accepts whole points only. Change the points possible in Otus to a "
+                "whole number.",
+        profile_messages={
+            "infinite_campus": "'{title}' is worth {points_possible} points; Infinite Campus "
+                               "rounds points possible down, so it is sent as "
+                               "{result_value_max}. Change it in Otus to a whole number if "
+                               "that is not what you want."},
         passes=_whole_points, sources=("001", "003"),
         notes="Seed 001 says 'only points-based grades that are whole numbers will pass back'; "
               "the catalog reads it as points possible only (a score of 8.5 passes), which we "
@@ -156,6 +161,8 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
                 "{category_sourced_id}, and that category is not active in the SIS. Ask your "
                 "district administrator to activate it or change the mapping.",
         passes=_category_active, sources=("001",),
+        notes="Seed 001 also wants Skyward categories to be district-level; the roster's "
+              "categories carry no school or grade, so that part is not checked here.",
     ),
     Rule(
         id="assigner_not_in_sis", entity="line_item", effects=everywhere(),
@@ -185,7 +192,11 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
                 "effective date. Skyward: neither assigned nor changed (`updated_at`) on or "
                 "after it",
         message="'{title}' was assigned on {assigned_date}, before passback started on "
-                "{effective_date}. Assign it again in Otus (Skyward: or edit it) to pass it back.",
+                "{effective_date}. Assign it again in Otus to pass it back.",
+        profile_messages={
+            "skyward": "'{title}' was assigned on {assigned_date} and last changed on "
+                       "{updated_date}, both before passback started on {effective_date}. "
+                       "Edit it or assign it again in Otus to pass it back."},
         passes=_on_or_after_effective_date, sources=("000", "001"),
     ),
     Rule(

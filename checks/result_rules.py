@@ -50,6 +50,9 @@ RESULT_RULES: tuple[Rule, ...] = (
                 "in the Otus gradebook, so it is not passed back. Remove the Excluded mark in "
                 "Otus if it should count.",
         passes=_not_excluded, sources=("001",),
+        notes="Seed 000 says Infinite Campus receives no 'excluded' status; we follow the "
+              "catalog and refuse the score under every profile, since sending it without "
+              "the flag would make it count.",
     ),
     Rule(
         id="student_not_enrolled", entity="result", effects=everywhere(),

@@ -58,7 +58,7 @@ def test_fractional_points_warned_and_floored_by_infinite_campus(db: Path) -> No
     assert out.accepted(), "a warning does not block"
     assert out.line_items["result_value_max"].tolist() == [10.0]
     message = out.message("fractional_points")
-    assert "10.5" in message and "rounds down to 10" in message
+    assert "10.5" in message and "sent as 10." in message
 
 
 @pytest.mark.parametrize("profile", ["skyward", "infinite_campus", "oneroster"])
