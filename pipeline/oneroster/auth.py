@@ -21,7 +21,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth1
 
 from pipeline.config import OAuth1Auth, OAuth2Auth, SISConfig, secret
-from pipeline.oneroster.transport import RequestStats
+from pipeline.oneroster.transport import RequestStats, retries_of
 
 SignatureType = Literal["header", "query"]
 # Renew a token this long before the server says it expires (or a tenth of a short lifetime).
@@ -84,7 +84,8 @@ class TokenManager:
         except requests.RequestException as exc:
             raise OneRosterAuthError(
                 f"token request to {self._auth.token_url} failed: {type(exc).__name__}") from None
-        self._stats.count(requests=1)
+        retried = retries_of(response)
+        self._stats.count(requests=1 + retried, retries=retried)
         payload = _json_or_empty(response)
         if response.status_code != 200 or "access_token" not in payload:
             reason = payload.get("error") or f"HTTP {response.status_code}"

@@ -179,7 +179,7 @@ class OneRosterClient:
         while page.records:
             if page.next_url and _same_origin(page.next_url, url):
                 page = self._page(ep, _without_oauth(page.next_url), None)
-            elif page.has_link_header or len(page.records) < largest:
+            elif not page.next_url and (page.has_link_header or len(page.records) < largest):
                 break  # the server pages by Link and named no next page, or this was the tail
             else:
                 offset += len(page.records)

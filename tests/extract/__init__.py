@@ -1,0 +1,1 @@
+"""Tests of the extract layer: OneRoster client, Otus reader, extract assets."""
