@@ -99,8 +99,10 @@ def test_version_1_1_bodies(sandbox: SandboxSIS, gradebook: Gradebook) -> None:
 
     assert report.counters.sent == 2 + 6 and report.counters.refused == 0
     assert all(p.startswith("/ims/oneroster/v1p1/") for _, p, _ in writes(sandbox))
+    sent = report.samples["create"][0]["lineItem"]
+    assert "school" not in sent  # 1.1 line items have no school
+    assert sent["gradingPeriod"]["href"].endswith("/ims/oneroster/v1p1/academicSessions/gp-fall")
     stored = sandbox.store.line_item("li-0000")
-    assert "school" not in stored  # 1.1 line items have no school
     assert stored["assignDate"] == "2026-10-01T17:00:00.000Z"  # noon in Chicago, in UTC
 
 

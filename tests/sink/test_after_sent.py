@@ -1,0 +1,156 @@
+"""What happens after a record was sent: SIS refusals, removals, closed periods, dry runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.sandbox import SandboxSIS
+from pipeline.sink import plan_sync
+from pipeline.warehouse import connect
+from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, district_config
+from tests.sink.helpers import connector, ledger, sync, writes
+
+
+@pytest.fixture
+def skyward(bundle: Path, credentials_env: None) -> SandboxSIS:
+    """A Skyward sandbox: titles of 50 characters or more are refused."""
+    with SandboxSIS(bundle, profile="skyward") as sis:
+        yield sis
+
+
+def _rejections(path: Path) -> list[tuple]:
+    with connect(path) as conn:
+        return conn.execute("SELECT entity, assignment_id, student_sourced_id, rule, message "
+                            "FROM passback.rejections ORDER BY entity").fetchall()
+
+
+def test_a_refused_line_item_is_recorded_and_not_retried_until_it_changes(
+        skyward: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.line_item("li-0001")["title"] = "A title that is far too long for Skyward's gradebook"
+    gradebook.save()
+    config = district_config(skyward, profile="skyward", concurrency=5)
+
+    first = sync(gradebook, config)
+
+    assert first.counters.refused == 1
+    assert first.counters.blocked == 3  # its scores are never sent to a missing line item
+    state, status, message = ledger(gradebook.path)["li-0001"]
+    assert (state, status) == ("rejected", 422)
+    assert "title has 52 characters" in message  # the SIS's own words
+    [rejection] = _rejections(gradebook.path)
+    assert rejection[:4] == ("line_item", "as-1", None, "sis_rejected") and \
+        rejection[4] == message
+
+    start = len(skyward.request_log)
+    second = sync(gradebook, config)
+    assert writes(skyward, start) == [] and second.planned["refused"] == 1
+    assert second.planned["blocked"] == 3
+    assert len(_rejections(gradebook.path)) == 1  # still reported, not duplicated
+
+    gradebook.line_item("li-0001")["title"] = "Short"
+    gradebook.save()
+    third = sync(gradebook, config)
+    assert third.counters.sent == 1 + 3 and third.counters.refused == 0
+    assert _rejections(gradebook.path) == []
+
+
+def test_a_closed_grading_window_refusal_is_recorded(
+        bundle: Path, credentials_env: None, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(1)
+    gradebook.save()
+    with SandboxSIS(bundle, profile="oneroster", closed_grading_periods=[GP_FALL]) as sis:
+        # The district's configuration did not predict it: only the SIS knows it is closed.
+        report = sync(gradebook, district_config(sis))
+
+    assert report.counters.refused == 1 and report.counters.sent == 0
+    assert "is closed" in ledger(gradebook.path)["li-0000"][2]
+
+
+def test_removed_records_stop_syncing_and_stay_in_the_sis_by_default(
+        sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    config = district_config(sandbox)
+    sync(gradebook, config)
+    gradebook.drop_line_item("li-0001")
+    gradebook.save()
+    start = len(sandbox.request_log)
+
+    report = sync(gradebook, config)
+
+    assert writes(sandbox, start) == []
+    assert report.planned["stopped"] == 1 + 3
+    assert sandbox.store.line_item("li-0001") is not None
+
+
+def test_removed_records_are_deleted_when_the_district_propagates_deletions(
+        sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    config = district_config(sandbox, propagate_deletions=True)
+    sync(gradebook, config)
+    gradebook.drop_line_item("li-0001")
+    gradebook.save()
+    start = len(sandbox.request_log)
+
+    report = sync(gradebook, config)
+
+    deletes = [p.split("/")[-2] for m, p, _ in writes(sandbox, start) if m == "DELETE"]
+    assert deletes == ["results"] * 3 + ["lineItems"]  # the line item with its results
+    assert report.counters.deleted == 4
+    assert sandbox.store.line_item("li-0001") is None
+    assert sandbox.store.results("li-0001") == []
+    assert ledger(gradebook.path)["li-0001"][0] == "deleted"
+    assert sync(gradebook, config).requests == 0
+
+
+def test_a_closed_grading_period_is_planned_but_never_written(
+        sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    sync(gradebook, district_config(sandbox, propagate_deletions=True))
+    gradebook.set_score(gradebook.results[0]["sourced_id"], 1.5)
+    gradebook.drop_line_item("li-0001")
+    gradebook.save()
+    closed = district_config(sandbox, propagate_deletions=True,
+                             closed_grading_periods={"listed": [GP_FALL]})
+    start = len(sandbox.request_log)
+
+    report = sync(gradebook, closed)
+
+    assert writes(sandbox, start) == []
+    assert report.closed and report.planned["frozen"] == 1 + 4
+    assert sandbox.store.line_item("li-0001") is not None
+
+
+def test_the_sis_grading_window_flag_closes_a_period(
+        sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(1)
+    gradebook.save(close_window=(GP_FALL,))
+    plan = plan_sync(district_config(sandbox), GP_FALL, connect=connector(gradebook.path),
+                     as_of=AS_OF)
+    assert plan.closed and plan.counts()["frozen"] == 4
+
+
+@pytest.mark.parametrize("where", ["district", "run"])
+def test_dry_run_plans_and_sends_nothing(sandbox: SandboxSIS, gradebook: Gradebook,
+                                         where: str) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    config = district_config(sandbox, dry_run=where == "district")
+
+    report = sync(gradebook, config, **({"dry_run": True} if where == "run" else {}))
+
+    assert sandbox.request_log == []
+    assert report.dry_run and report.planned["create"] == 8
+    sample = report.metadata()["sample_payloads"]["create"][0]
+    assert sample["lineItem"]["sourcedId"] == "li-0000"
+    with connect(gradebook.path) as conn:
+        rows = conn.execute("SELECT action, dry_run, payload IS NOT NULL FROM "
+                            "passback.sync_plan").fetchall()
+        ledger_rows = conn.execute("SELECT count(*) FROM passback.sync_ledger").fetchone()
+    assert set(rows) == {("create", True, True)} and len(rows) == 8
+    assert ledger_rows == (0,)
