@@ -114,7 +114,8 @@ def parse_decimals(text: pd.Series) -> pd.Series:
 
 def _checks(field: Field, zone: ZoneInfo) -> list[pa.Check]:
     if field.kind == "enum":
-        return [pa.Check.isin(field.values, name=f"one of {list(field.values)}")]
+        allowed = list(field.values)
+        return [pa.Check(lambda s: s.isin(allowed), ignore_na=True, name=f"one of {allowed}")]
     if field.kind == "boolean":
         return [pa.Check(lambda s: s.str.lower().isin(BOOLEAN_VALUES), ignore_na=True,
                          name="true, false, 1 or 0")]

@@ -145,7 +145,8 @@ def describe_failures(cases: pd.DataFrame, frame: pd.DataFrame, file: ExportFile
         what = "is required but empty" if check == "not_nullable" else f"must be {check}"
         shown = "; ".join(f"{_row_label(file, i)} ({frame.loc[i, column]!r})" for i in rows)
         lines.append(f"{name}: column {column!r} {what}; first offending rows: {shown}")
-    return lines
+    # pandera reports a composite-key duplicate once per key column: say it once.
+    return list(dict.fromkeys(lines))
 
 
 def _row_label(file: ExportFile, index: int) -> str:
