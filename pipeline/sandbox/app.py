@@ -183,9 +183,10 @@ def _single_object(ctx: SandboxContext, version: str, kind: str) -> Handler:
             ctx.gradebook.delete_one(kind, sourced_id)
             # 1.2 documents 204 for a delete, the 1.1 document only 200.
             return json_response(None, 204 if v1p2 else 200)
-        body, _created = ctx.gradebook.put_one(service, kind, sourced_id,
-                                               await _read_json(request))
-        return json_response(body, 201 if v1p2 else 200)
+        ctx.gradebook.put_one(service, kind, sourced_id, await _read_json(request))
+        # Both documents describe a PUT's success without a body; what the SIS stored
+        # (an Infinite Campus floor, say) is read back with a GET.
+        return Response(status_code=201 if v1p2 else 200)
 
     return handle
 

@@ -111,7 +111,7 @@ class GradebookApi:
 
     def put_one(self, service: GradebookService, kind: str, sourced_id: str, body: Any
                 ) -> tuple[JSON, bool]:
-        """PUT /{kind}/{id}: create or replace; returns (stored body, created)."""
+        """PUT /{kind}/{id}: create or replace; returns (stored object rendered, created)."""
         wrapper = KINDS[kind][0]
         service.check_body(service.single_schema(kind), body)
         obj = body[wrapper]
