@@ -107,11 +107,11 @@ def preconditions(
 
 _PREVIOUS_STATS_SQL = """
 WITH runs AS (
-    SELECT run_id, max(computed_at) AS at FROM passback.rule_stats
+    SELECT run_id, max(computed_at) AS last_at FROM passback.rule_stats
     WHERE district = $district AND grading_period_sourced_id = $gp GROUP BY run_id
-    ORDER BY at DESC LIMIT 2)
+    ORDER BY last_at DESC LIMIT 2)
 SELECT s.run_id, s.entity, s.rule, s.candidates, s.failures,
-       s.run_id = (SELECT run_id FROM runs ORDER BY at DESC LIMIT 1) AS latest
+       s.run_id = (SELECT run_id FROM runs ORDER BY last_at DESC LIMIT 1) AS latest
 FROM passback.rule_stats s JOIN runs USING (run_id)
 WHERE s.district = $district AND s.grading_period_sourced_id = $gp
 """

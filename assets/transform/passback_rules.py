@@ -1,7 +1,6 @@
 """The rules asset: reads the raw otus.* and sis.* tables of a district, applies the rule
 catalog, and writes the partition's accepted line items and results and its rejections."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 

@@ -1,0 +1,73 @@
+"""The Dagster assets: a partition materializes the tables and the report, idempotently,
+and a blocking check stops a meaningless run without touching the partition."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from conftest import World
+
+from assets.transform.passback_rules import passback_rules
+from assets.transform.quality_report import quality_report
+from pipeline.resources import Districts, Warehouse
+
+PARTITION = dg.MultiPartitionKey({"district": "demo", "grading_period": "gp1"})
+CONFIG = {"ops": {"passback_rules": {"config": {"as_of": "2026-10-01"}}}}
+
+
+def _materialize(db: Path) -> dg.ExecuteInProcessResult:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("grading_period", ["gp1", "gp2"])
+    return dg.materialize(
+        [passback_rules, quality_report], partition_key=PARTITION, instance=instance,
+        resources={"warehouse": Warehouse(database=str(db)), "districts": Districts()},
+        run_config=CONFIG, raise_on_error=False,
+    )
+
+
+def _count(db: Path, table: str) -> int:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return int(conn.sql(f"SELECT count(*) FROM passback.{table}").fetchall()[0][0])
+
+
+@pytest.fixture
+def demo_world() -> World:
+    world = World()
+    world.first("otus.scores")["excluded"] = True  # one rejection to report
+    return world
+
+
+def test_partition_materializes_tables_checks_and_report(demo_world: World, db: Path,
+                                                         tmp_path: Path) -> None:
+    demo_world.save(db)
+    result = _materialize(db)
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"roster_not_empty": True, "no_duplicate_keys": True,
+                      "category_mapping_not_empty": True, "rule_rate_stable": True}
+    assert (_count(db, "line_items"), _count(db, "results"), _count(db, "rejections")) == (1, 1, 1)
+    report = tmp_path / "reports" / "demo" / "gp1" / "quality_report.html"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    mats = [m for m in result.get_asset_materialization_events()
+            if m.asset_key == dg.AssetKey(["passback", "quality_report"])]
+    metadata = mats[0].materialization.metadata
+    assert metadata["report_path"].value == str(report)
+    assert "excluded_score" in metadata["summary"].value
+    again = _materialize(db)  # idempotent: the partition is replaced, not appended
+    assert again.success and (_count(db, "results"), _count(db, "rejections")) == (1, 1)
+    assert _count(db, "rule_stats") > 0
+
+
+def test_empty_roster_blocks_and_writes_nothing(demo_world: World, db: Path) -> None:
+    demo_world.tables["sis.classes"] = []
+    demo_world.tables["sis.enrollments"] = []
+    demo_world.save(db)
+    result = _materialize(db)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["roster_not_empty"] is False
+    assert _count(db, "line_items") == _count(db, "rejections") == 0
+    assert not result.get_asset_materialization_events()
