@@ -7,6 +7,8 @@ import dagster as dg
 
 import assets
 import checks
+from assets.sink import sis_sync_job
+from pipeline.oneroster import OneRosterResource
 from pipeline.resources import Districts, Warehouse
 
 defs = dg.Definitions(
@@ -15,8 +17,10 @@ defs = dg.Definitions(
         *dg.load_asset_checks_from_package_module(assets),
         *dg.load_asset_checks_from_package_module(checks),
     ],
+    jobs=[sis_sync_job],
     resources={
         "warehouse": Warehouse.default(),
         "districts": Districts(),
+        "oneroster": OneRosterResource(),
     },
 )

@@ -1,0 +1,101 @@
+"""The sink asset: a district and grading period's accepted line items and results, written to
+the SIS (delta against the sync ledger, within the district's budget), and what it cost."""
+
+
+from datetime import date, datetime
+from typing import Any
+
+import dagster as dg
+
+from assets.transform.passback_rules import LINE_ITEMS, RESULTS, resolve_grading_period
+from pipeline.oneroster import OneRosterResource
+from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
+from pipeline.resources import Districts, Warehouse
+from pipeline.sink import SyncReport, run_sync, sis_writer_tags
+from pipeline.sink.run import SIS_WRITER_TAG
+
+GROUP = "sink"
+KEY = dg.AssetKey(["passback", "sis_sync"])
+# Not the warehouse pool: a sync waits on the SIS for minutes and holds DuckDB only for short
+# ledger commits (which wait out a busy file). One SIS writer per district is enforced by the
+# instance's `passback/sis_writer` run-tag limit and by a per-district lock in pipeline.sink.
+POOL = "sis_writer"
+NO_FAILED_WRITES = dg.AssetCheckSpec("no_failed_writes", asset=KEY, blocking=False,
+                                     description="Every planned write reached the SIS (failures "
+                                                 "are retried on the next run).")
+NO_SIS_REFUSALS = dg.AssetCheckSpec("no_sis_refusals", asset=KEY, blocking=False,
+                                    description="The SIS accepted every write; refusals are in "
+                                                "passback.rejections as sis_rejected.")
+
+
+class SinkConfig(dg.Config):
+    """Run configuration of the sink."""
+
+    dry_run: bool | None = None  # True: plan only; None: the district's passback.dry_run
+    as_of: str | None = None  # YYYY-MM-DD for the closed-period policy; default: today
+
+
+def _checks(report: SyncReport) -> list[dg.AssetCheckResult]:
+    failed, refused = report.counters.failed, report.counters.refused
+    return [
+        dg.AssetCheckResult(check_name=NO_FAILED_WRITES.name, passed=failed == 0,
+                            severity=dg.AssetCheckSeverity.ERROR, metadata={"failed": failed}),
+        dg.AssetCheckResult(check_name=NO_SIS_REFUSALS.name, passed=refused == 0,
+                            severity=dg.AssetCheckSeverity.WARN, metadata={"refused": refused}),
+    ]
+
+
+def _metadata(report: SyncReport, grading_period: str) -> dict[str, Any]:
+    values = report.metadata()
+    samples = values.pop("sample_payloads")
+    return {"grading_period_sourced_id": grading_period, **values,
+            "sample_payloads": dg.MetadataValue.json(samples)}
+
+
+@dg.asset(
+    key=KEY, deps=[LINE_ITEMS, RESULTS], partitions_def=district_grading_period_partitions,
+    group_name=GROUP, kinds={"oneroster", "duckdb"}, pool=POOL,
+    check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS],
+)
+def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: Warehouse,
+             districts: Districts, oneroster: OneRosterResource) -> dg.MaterializeResult:
+    """Reads passback.line_items and passback.results of this district and grading period
+    and the sync ledger; PUTs the line items, then their results, whose payload the SIS does
+    not already hold (deleting removed ones only when the district propagates deletions, never
+    in a closed grading period); records each outcome in passback.sync_ledger as it arrives,
+    SIS refusals in passback.rejections (sis_rejected), and the plan in passback.sync_plan.
+    A dry run (district or run setting) plans and records without sending anything."""
+    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+    district = districts.get(keys["district"])
+    as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(district.zone).date()
+    with warehouse.get_connection() as conn:
+        grading_period = resolve_grading_period(conn, district.district, keys[GRADING_PERIODS])
+    dry_run = district.passback.dry_run if config.dry_run is None else config.dry_run
+    if not dry_run and context.run.tags.get(SIS_WRITER_TAG) != district.district:
+        context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
+                            "not keep other runs off this SIS; the sink's own lock still does")
+    if dry_run:
+        report = run_sync(district, grading_period, client=None, connect=warehouse.get_connection,
+                          dry_run=True, run_id=context.run_id, as_of=as_of, log=context.log.info)
+    else:
+        with oneroster.client(district) as client:
+            report = run_sync(district, grading_period, client=client,
+                              connect=warehouse.get_connection, dry_run=False,
+                              run_id=context.run_id, as_of=as_of, log=context.log.info)
+    return dg.MaterializeResult(metadata=_metadata(report, grading_period),
+                                check_results=_checks(report))
+
+
+def _partition_tags(partition_key: str) -> dict[str, str]:
+    # Multi-partition keys are "<district>|<grading period>" (dimensions in name order).
+    return sis_writer_tags(partition_key.split("|", 1)[0])
+
+
+# Launch sink runs through this job (or with `sis_writer_tags`) so the instance's run-tag
+# limit keeps a second run off the same district's SIS.
+sis_sync_job = dg.define_asset_job(
+    "sis_sync_job", selection=[KEY], partitions_def=district_grading_period_partitions,
+    config=dg.PartitionedConfig(partitions_def=district_grading_period_partitions,
+                                run_config_for_partition_key_fn=lambda _key: {},
+                                tags_for_partition_key_fn=_partition_tags),
+    description="Write one district and grading period to its SIS (one writer per district).")
