@@ -45,6 +45,9 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+# Results are read with fetchall: DuckDB refuses the next statement while a result is unfinished.
+
+
 def write_table(conn: duckdb.DuckDBPyConnection, table: str, district: str,
                 rows: pa.Table | pd.DataFrame, key: Sequence[str], *, full: bool,
                 deleted: Sequence[str] = ()) -> Changes:
@@ -62,8 +65,8 @@ def write_table(conn: duckdb.DuckDBPyConnection, table: str, district: str,
     finally:
         conn.unregister(INCOMING)
     total = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
-                         [district]).fetchone()
-    return Changes(total[0] if total else 0, new, changed, removed)
+                         [district]).fetchall()
+    return Changes(total[0][0] if total else 0, new, changed, removed)
 
 
 def _count_changes(conn: duckdb.DuckDBPyConnection, table: str, district: str,
@@ -71,15 +74,15 @@ def _count_changes(conn: duckdb.DuckDBPyConnection, table: str, district: str,
     on = " AND ".join(f'cur."{k}" IS NOT DISTINCT FROM inc."{k}"' for k in key)
     known = f"EXISTS (SELECT 1 FROM {table} cur WHERE cur.district = ? AND {on})"
     new = conn.execute(f"SELECT count(*) FROM {INCOMING} inc WHERE NOT {known}",
-                       [district]).fetchone()
+                       [district]).fetchall()
     # A row differs when it is not found, value for value, among the current rows (EXCEPT
     # treats nulls as equal); those that are not new are changed.
     columns = ", ".join(f'"{name}"' for name in _columns(conn, INCOMING))
     differing = conn.execute(
         f"SELECT count(*) FROM (SELECT {columns} FROM {INCOMING} EXCEPT "
         f"SELECT {columns} FROM {table} WHERE district = ?) inc WHERE {known}",
-        [district, district]).fetchone()
-    return (new[0] if new else 0), (differing[0] if differing else 0)
+        [district, district]).fetchall()
+    return (new[0][0] if new else 0), (differing[0][0] if differing else 0)
 
 
 def _remove(conn: duckdb.DuckDBPyConnection, table: str, district: str, key: Sequence[str],
@@ -95,12 +98,12 @@ def _remove(conn: duckdb.DuckDBPyConnection, table: str, district: str, key: Seq
         return 0
     (only,) = key  # OneRoster deletions name a sourcedId
     before = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
-                          [district]).fetchone()
+                          [district]).fetchall()
     conn.execute(f'DELETE FROM {table} WHERE district = ? AND "{only}" IN '
                  "(SELECT unnest(?::VARCHAR[]))", [district, list(deleted)])
     after = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
-                         [district]).fetchone()
-    return (before[0] if before else 0) - (after[0] if after else 0)
+                         [district]).fetchall()
+    return (before[0][0] if before else 0) - (after[0][0] if after else 0)
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -142,8 +145,8 @@ def _quarantine_rows(district: str, items: Sequence[Quarantined]) -> pa.Table:
 def read_cursor(conn: duckdb.DuckDBPyConnection, district: str, entity: str) -> str | None:
     """Where the last successful load of an entity left off, if it ever ran."""
     row = conn.execute("SELECT cursor FROM passback.extract_cursors WHERE district = ? AND "
-                       "entity = ?", [district, entity]).fetchone()
-    return row[0] if row else None
+                       "entity = ?", [district, entity]).fetchall()
+    return row[0][0] if row else None
 
 
 def save_cursor(conn: duckdb.DuckDBPyConnection, district: str, entity: str,

@@ -184,6 +184,19 @@ def district_yaml(folder: Path, sis: SandboxSIS, *, version: str = "1.2",
     return path
 
 
+def line_item(title: str, rostering: str, gradebook: str) -> dict[str, Any]:
+    """A OneRoster 1.2 line item body (what the sink will send), for class-1."""
+    def ref(base: str, collection: str, sourced_id: str, kind: str) -> dict[str, str]:
+        return {"href": f"{base}/{collection}/{sourced_id}", "sourcedId": sourced_id,
+                "type": kind}
+    return {"status": "active", "dateLastModified": "2026-09-10T00:00:00.000Z",
+            "title": title, "assignDate": "2026-09-10", "dueDate": "2026-09-17",
+            "class": ref(rostering, "classes", "class-1", "class"),
+            "school": ref(rostering, "orgs", "school", "org"),
+            "category": ref(gradebook, "categories", "cat-hw", "category"),
+            "resultValueMin": 0.0, "resultValueMax": 20.0}
+
+
 @pytest.fixture
 def bundle(tmp_path: Path) -> Path:
     """The district's OneRoster CSV bundle."""

@@ -14,22 +14,9 @@ import pytest
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
 from pipeline.sandbox.bundle import write_bundle
 
-from .conftest import CLASSES, STUDENTS, config_for, roster_tables
+from .conftest import CLASSES, STUDENTS, config_for, line_item, roster_tables
 
 ENROLLMENTS = STUDENTS + CLASSES  # loadable ones: students and teachers
-
-
-def line_item(title: str, rostering: str, gradebook: str) -> dict[str, Any]:
-    """A OneRoster 1.2 line item body (what the sink will send), for class-1."""
-    def ref(base: str, collection: str, sourced_id: str, kind: str) -> dict[str, str]:
-        return {"href": f"{base}/{collection}/{sourced_id}", "sourcedId": sourced_id,
-                "type": kind}
-    return {"status": "active", "dateLastModified": "2026-09-10T00:00:00.000Z",
-            "title": title, "assignDate": "2026-09-10", "dueDate": "2026-09-17",
-            "class": ref(rostering, "classes", "class-1", "class"),
-            "school": ref(rostering, "orgs", "school", "org"),
-            "category": ref(gradebook, "categories", "cat-hw", "category"),
-            "resultValueMin": 0.0, "resultValueMax": 20.0}
 
 
 @pytest.mark.parametrize(("version", "auth", "signature_method", "signature_type"), [
