@@ -1,7 +1,7 @@
 """The sandbox's ASGI application: routes, authentication, scopes and errors.
 
 Routes are generated from the rostering endpoint table and the gradebook
-kinds, once per service base. Every route goes through `_guarded`, which
+kinds, once per service base. Every route goes through `guarded`, which
 authenticates (OAuth 1 or 2), checks the scope and the Infinite Campus vendor
 header, and turns an `ImsxError` into an imsx status body.
 """
@@ -73,7 +73,7 @@ def error_response(error: ImsxError, v1p2: bool) -> Response:
                          error.headers)
 
 
-def _version_of(path: str) -> bool:
+def is_v1p2_path(path: str) -> bool:
     return not path.startswith(V1P1)
 
 
@@ -85,11 +85,11 @@ async def _read_json(request: Request) -> Any:
         raise bad_request("request body is not valid JSON") from None
 
 
-def _guarded(ctx: SandboxContext, family: str, handler: Handler) -> Handler:
+def guarded(ctx: SandboxContext, family: str, handler: Handler) -> Handler:
     """Wrap a handler with authentication, scope and vendor checks and imsx errors."""
 
     async def endpoint(request: Request) -> Response:
-        v1p2 = _version_of(request.url.path)
+        v1p2 = is_v1p2_path(request.url.path)
         try:
             headers = {k.lower(): v for k, v in request.headers.items()}
             body = (await request.body()).decode("utf-8", "replace") or None
@@ -125,7 +125,8 @@ def _check_vendor(ctx: SandboxContext, header: str | None) -> None:
                         "the vendor key and secret")
 
 
-def _roster_handler(ctx: SandboxContext, endpoint: RosterEndpoint, version: str) -> Handler:
+def roster_handler(ctx: SandboxContext, endpoint: RosterEndpoint, version: str) -> Handler:
+    """A rostering GET (collection or single object) from the endpoint table."""
     collection, single, v1p1_schema, v1p2_schema = VIEW_WRAPPERS[endpoint.view]
     validators = ctx.roster_validators[version]
     allowed = validators.properties(v1p2_schema if version == "v1p2" else v1p1_schema)
@@ -148,7 +149,7 @@ def _roster_handler(ctx: SandboxContext, endpoint: RosterEndpoint, version: str)
     return handle
 
 
-def _collection(ctx: SandboxContext, version: str, kind: str,
+def collection_handler(ctx: SandboxContext, version: str, kind: str,
                 keep: Callable[[dict, dict[str, str]], bool] | None = None,
                 parent: str | None = None) -> Handler:
     """A gradebook GET collection, optionally narrowed by path parameters."""
@@ -171,7 +172,8 @@ def _collection(ctx: SandboxContext, version: str, kind: str,
     return handle
 
 
-def _single_object(ctx: SandboxContext, version: str, kind: str) -> Handler:
+def single_object_handler(ctx: SandboxContext, version: str, kind: str) -> Handler:
+    """GET, PUT and DELETE of one category, line item or result."""
     service = ctx.services[version]
     v1p2 = version == "v1p2"
 
@@ -191,7 +193,7 @@ def _single_object(ctx: SandboxContext, version: str, kind: str) -> Handler:
     return handle
 
 
-def _bulk(ctx: SandboxContext, kind: str, fixed: dict[str, str], parent: tuple[str, str]
+def bulk_handler(ctx: SandboxContext, kind: str, fixed: dict[str, str], parent: tuple[str, str]
           ) -> Handler:
     """A 1.2 bulk POST; `fixed` maps record fields to path parameter names."""
     service = ctx.services["v1p2"]

@@ -95,12 +95,10 @@ def _single(view: str, test: Callable[[dict], bool] = lambda _row: True) -> Sele
     return select
 
 
-def _endpoints() -> list[RosterEndpoint]:
-    school, klass = ("orgs", "school_id"), ("classes", "class_id")
-    is_school = _where("orgs", "type", "school")
-    rows = [
+def _top_level() -> list[RosterEndpoint]:
+    return [
         RosterEndpoint("/orgs", "orgs", _all("orgs")),
-        RosterEndpoint("/schools", "orgs", is_school),
+        RosterEndpoint("/schools", "orgs", _where("orgs", "type", "school")),
         RosterEndpoint("/academicSessions", "academicSessions", _all("academicSessions")),
         RosterEndpoint("/terms", "academicSessions", _where("academicSessions", "type", "term")),
         RosterEndpoint("/gradingPeriods", "academicSessions",
@@ -111,7 +109,12 @@ def _endpoints() -> list[RosterEndpoint]:
         RosterEndpoint("/teachers", "users", _where("users", "role", "teacher")),
         RosterEndpoint("/students", "users", _where("users", "role", "student")),
         RosterEndpoint("/enrollments", "enrollments", _all("enrollments")),
-        # Nested collections.
+    ]
+
+
+def _nested() -> list[RosterEndpoint]:
+    school, klass = ("orgs", "school_id"), ("classes", "class_id")
+    rows = [
         RosterEndpoint("/terms/{term_id}/classes", "classes", _classes_where(
             lambda row, p: p["term_id"] in (row.get("termSourcedIds") or [])),
             ("academicSessions", "term_id")),
@@ -150,6 +153,11 @@ def _endpoints() -> list[RosterEndpoint]:
         rows.append(RosterEndpoint(f"/{prefix}/{{user_id}}/classes", "classes",
                                    lambda r, p: r.classes_of_user(p["user_id"]),
                                    ("users", "user_id")))
+    return rows
+
+
+def _singles() -> list[RosterEndpoint]:
+    rows = []
     singles = [("orgs", "orgs", None), ("schools", "orgs", ("type", "school")),
                ("academicSessions", "academicSessions", None),
                ("terms", "academicSessions", ("type", "term")),
@@ -163,7 +171,7 @@ def _endpoints() -> list[RosterEndpoint]:
     return rows
 
 
-ROSTER_ENDPOINTS: list[RosterEndpoint] = _endpoints()
+ROSTER_ENDPOINTS: list[RosterEndpoint] = _top_level() + _nested() + _singles()
 
 
 def parent_exists(roster: Roster, endpoint: RosterEndpoint, params: dict[str, str]) -> bool:

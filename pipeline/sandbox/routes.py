@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -13,63 +14,67 @@ from pipeline.sandbox.app import (
     GRADEBOOK,
     ROSTERING,
     V1P1,
+    Handler,
     SandboxContext,
-    _bulk,
-    _collection,
-    _guarded,
-    _roster_handler,
-    _single_object,
-    _version_of,
+    bulk_handler,
+    collection_handler,
     error_response,
+    guarded,
+    is_v1p2_path,
+    roster_handler,
+    single_object_handler,
 )
 from pipeline.sandbox.errors import ImsxError
 from pipeline.sandbox.gradebook import KINDS
 from pipeline.sandbox.rostering import ROSTER_ENDPOINTS
 
 
-def _class_filter(field: str, param: str):  # noqa: ANN202 - a tiny predicate factory
+def _class_filter(field: str, param: str) -> Callable[[dict, dict[str, str]], bool]:
     return lambda record, params: record.get(field) == params[param]
 
 
 def _gradebook_routes(ctx: SandboxContext, base: str, version: str) -> list[Route]:
-    guarded = lambda handler: _guarded(ctx, "gradebook", handler)  # noqa: E731
+    def wrap(handler: Handler) -> Handler:
+        return guarded(ctx, "gradebook", handler)
+
     in_class = _class_filter("class", "class_id")
     routes = [
-        Route(f"{base}/classes/{{class_id}}/lineItems", guarded(
-            _collection(ctx, version, "lineItems", in_class, "class_id")), methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/results", guarded(
-            _collection(ctx, version, "results", in_class, "class_id")), methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/lineItems/{{line_item_id}}/results", guarded(
-            _collection(ctx, version, "results",
+        Route(f"{base}/classes/{{class_id}}/lineItems", wrap(
+            collection_handler(ctx, version, "lineItems", in_class, "class_id")), methods=["GET"]),
+        Route(f"{base}/classes/{{class_id}}/results", wrap(
+            collection_handler(ctx, version, "results", in_class, "class_id")), methods=["GET"]),
+        Route(f"{base}/classes/{{class_id}}/lineItems/{{line_item_id}}/results", wrap(
+            collection_handler(ctx, version, "results",
                         lambda r, p: r.get("class") == p["class_id"]
                         and r.get("lineItem") == p["line_item_id"], "class_id")),
               methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/students/{{student_id}}/results", guarded(
-            _collection(ctx, version, "results",
+        Route(f"{base}/classes/{{class_id}}/students/{{student_id}}/results", wrap(
+            collection_handler(ctx, version, "results",
                         lambda r, p: r.get("class") == p["class_id"]
                         and r.get("student") == p["student_id"], "class_id")),
               methods=["GET"]),
     ]
     for kind in KINDS:
-        routes.append(Route(f"{base}/{kind}", guarded(_collection(ctx, version, kind)),
+        routes.append(Route(f"{base}/{kind}", wrap(collection_handler(ctx, version, kind)),
                             methods=["GET"]))
-        routes.append(Route(f"{base}/{kind}/{{id}}", guarded(_single_object(ctx, version, kind)),
+        routes.append(Route(f"{base}/{kind}/{{id}}",
+                            wrap(single_object_handler(ctx, version, kind)),
                             methods=["GET", "PUT", "DELETE"]))
     if version == "v1p2":
         routes += [
-            Route(f"{base}/classes/{{class_id}}/categories", guarded(
-                _collection(ctx, version, "categories", None, "class_id")), methods=["GET"]),
-            Route(f"{base}/classes/{{class_id}}/lineItems", guarded(
-                _bulk(ctx, "lineItems", {"class": "class_id"}, ("classes", "class_id"))),
+            Route(f"{base}/classes/{{class_id}}/categories", wrap(
+                collection_handler(ctx, version, "categories", None, "class_id")), methods=["GET"]),
+            Route(f"{base}/classes/{{class_id}}/lineItems", wrap(
+                bulk_handler(ctx, "lineItems", {"class": "class_id"}, ("classes", "class_id"))),
                 methods=["POST"]),
-            Route(f"{base}/schools/{{school_id}}/lineItems", guarded(
-                _bulk(ctx, "lineItems", {"school": "school_id"}, ("orgs", "school_id"))),
+            Route(f"{base}/schools/{{school_id}}/lineItems", wrap(
+                bulk_handler(ctx, "lineItems", {"school": "school_id"}, ("orgs", "school_id"))),
                 methods=["POST"]),
-            Route(f"{base}/lineItems/{{line_item_id}}/results", guarded(
-                _bulk(ctx, "results", {"lineItem": "line_item_id"},
+            Route(f"{base}/lineItems/{{line_item_id}}/results", wrap(
+                bulk_handler(ctx, "results", {"lineItem": "line_item_id"},
                       ("lineItems", "line_item_id"))), methods=["POST"]),
-            Route(f"{base}/classes/{{class_id}}/academicSessions/{{session_id}}/results", guarded(
-                _bulk(ctx, "results", {"class": "class_id", "academicSession": "session_id"},
+            Route(f"{base}/classes/{{class_id}}/academicSessions/{{session_id}}/results", wrap(
+                bulk_handler(ctx, "results", {"class": "class_id", "academicSession": "session_id"},
                       ("classes", "class_id"))), methods=["POST"]),
         ]
     return routes
@@ -77,7 +82,7 @@ def _gradebook_routes(ctx: SandboxContext, base: str, version: str) -> list[Rout
 
 def _roster_routes(ctx: SandboxContext, base: str, version: str) -> list[Route]:
     return [Route(f"{base}{endpoint.path}",
-                  _guarded(ctx, "roster", _roster_handler(ctx, endpoint, version)),
+                  guarded(ctx, "roster", roster_handler(ctx, endpoint, version)),
                   methods=["GET"])
             for endpoint in ROSTER_ENDPOINTS]
 
@@ -98,13 +103,13 @@ async def _token(request: Request) -> Response:
 async def _not_found(request: Request, _exc: Exception) -> Response:
     return error_response(ImsxError(404, "unknownobject",
                                     f"no endpoint at {request.url.path}"),
-                          _version_of(request.url.path))
+                          is_v1p2_path(request.url.path))
 
 
 async def _not_allowed(request: Request, _exc: Exception) -> Response:
-    return error_response(ImsxError(405, "unsupportedoperation" if not _version_of(
+    return error_response(ImsxError(405, "unsupportedoperation" if not is_v1p2_path(
         request.url.path) else "invaliddata", f"{request.method} is not supported on "
-        f"{request.url.path}"), _version_of(request.url.path))
+        f"{request.url.path}"), is_v1p2_path(request.url.path))
 
 
 def build_app(ctx: SandboxContext) -> Starlette:

@@ -33,8 +33,9 @@ from pipeline.sandbox.rules import GradebookRules
 from pipeline.sandbox.spec import validators
 from pipeline.sandbox.store import GradebookStore
 
-# (host, port) of each open client connection -> its transport; see _DroppableProtocol.
-_TRANSPORTS: dict[tuple[str, int], asyncio.Transport] = {}
+# (server address, client address) of each open connection -> its transport; the pair is
+# unique even when several in-process sandboxes serve the same client process.
+_TRANSPORTS: dict[tuple[Any, Any], asyncio.Transport] = {}
 
 
 class _DroppableProtocol(HttpToolsProtocol):
@@ -47,12 +48,10 @@ class _DroppableProtocol(HttpToolsProtocol):
             # Without this, keep-alive responses (headers and body written separately)
             # meet the client's delayed ACK and every request waits ~40 ms.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.client:
-            _TRANSPORTS[self.client] = transport
+        _TRANSPORTS[(self.server, self.client)] = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.client:
-            _TRANSPORTS.pop(self.client, None)
+        _TRANSPORTS.pop((self.server, self.client), None)
         super().connection_lost(exc)
 
 
@@ -79,7 +78,8 @@ class FaultLayer:
         decision = self.faults.admit()
         if decision.verdict == "drop":
             entry[2] = 0  # no status: the client saw the connection close
-            transport = _TRANSPORTS.get(tuple(scope.get("client") or ()))
+            key = (tuple(scope.get("server") or ()), tuple(scope.get("client") or ()))
+            transport = _TRANSPORTS.get(key)
             if transport is not None:
                 transport.abort()
             return
@@ -193,7 +193,9 @@ class SandboxSIS:
     def _config(self) -> uvicorn.Config:
         return uvicorn.Config(self.app, http=_DroppableProtocol, loop="asyncio",
                               lifespan="off", log_level="warning", access_log=False,
-                              timeout_keep_alive=30, backlog=512)
+                              timeout_keep_alive=30, backlog=512,
+                              # A client holding a slow request must not stall stop().
+                              timeout_graceful_shutdown=2)
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI's mode)."""

@@ -142,3 +142,15 @@ def test_fault_spec_parsing() -> None:
     for bad in ("speed=3", "error_rate=2", "rps=fast", "latency_ms", "token_ttl_s=0"):
         with pytest.raises(ValueError):
             FaultSpec.parse(bad)
+
+
+def test_stop_frees_the_port(bundle: Path) -> None:
+    sis = SandboxSIS(bundle)
+    with sis:
+        api = session_for(sis)  # leaves a keep-alive connection open across the stop
+        assert api.get(f"{sis.rostering_url}/orgs").status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{sis.rostering_url}/orgs", timeout=2)
+    with SandboxSIS(bundle, port=sis.port) as again:  # the same port binds again at once
+        assert again.port == sis.port
+        assert session_for(again).get(f"{again.rostering_url}/orgs").status_code == 200
