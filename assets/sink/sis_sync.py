@@ -2,6 +2,7 @@
 the SIS (delta against the sync ledger, within the district's budget), and what it cost."""
 
 
+from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Any
 
@@ -74,14 +75,11 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
     if not dry_run and context.run.tags.get(SIS_WRITER_TAG) != district.district:
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
                             "not keep other runs off this SIS; the sink's own lock still does")
-    if dry_run:
-        report = run_sync(district, grading_period, client=None, connect=warehouse.get_connection,
-                          dry_run=True, run_id=context.run_id, as_of=as_of, log=context.log.info)
-    else:
-        with oneroster.client(district) as client:
-            report = run_sync(district, grading_period, client=client,
-                              connect=warehouse.get_connection, dry_run=False,
-                              run_id=context.run_id, as_of=as_of, log=context.log.info)
+    # A dry run needs no client: nothing is sent, not even a token request.
+    with nullcontext(None) if dry_run else oneroster.client(district) as client:
+        report = run_sync(district, grading_period, client=client,
+                          connect=warehouse.get_connection, dry_run=dry_run,
+                          run_id=context.run.run_id, as_of=as_of, log=context.log.info)
     return dg.MaterializeResult(metadata=_metadata(report, grading_period),
                                 check_results=_checks(report))
 
@@ -94,7 +92,7 @@ def _partition_tags(partition_key: str) -> dict[str, str]:
 # Launch sink runs through this job (or with `sis_writer_tags`) so the instance's run-tag
 # limit keeps a second run off the same district's SIS.
 sis_sync_job = dg.define_asset_job(
-    "sis_sync_job", selection=[KEY], partitions_def=district_grading_period_partitions,
+    "sis_sync_job", selection=[KEY],
     config=dg.PartitionedConfig(partitions_def=district_grading_period_partitions,
                                 run_config_for_partition_key_fn=lambda _key: {},
                                 tags_for_partition_key_fn=_partition_tags),

@@ -67,6 +67,7 @@ class Gradebook:
     """The rules layer's output for one district, written straight into a tmp warehouse."""
 
     path: Path
+    district: str = DISTRICT
     students: int = 6
     classes: int = 2
     line_items: list[dict[str, Any]] = field(default_factory=list)
@@ -115,11 +116,11 @@ class Gradebook:
     def save(self, close_window: tuple[str, ...] = ()) -> None:
         """Replace the district's rows in the warehouse (what a rules run does)."""
         now = datetime.now(UTC)
-        common = {"district": DISTRICT, "status": "active", "updated_at": now, "as_of": AS_OF,
+        common = {"district": self.district, "status": "active", "updated_at": now, "as_of": AS_OF,
                   "computed_at": now}
         sessions = pd.DataFrame([
-            {"district": DISTRICT, "sourced_id": gp, "status": "active", "type": "gradingPeriod",
-             "title": gp, "start_date": start, "end_date": end,
+            {"district": self.district, "sourced_id": gp, "status": "active",
+             "type": "gradingPeriod", "title": gp, "start_date": start, "end_date": end,
              "grading_window_open": gp not in close_window}
             for gp, start, end in ((GP_FALL, date(2026, 8, 1), date(2026, 12, 31)),
                                    (GP_SPRING, date(2027, 1, 1), date(2027, 6, 30)))])
@@ -130,7 +131,7 @@ class Gradebook:
             for table, frame in (("passback.line_items", line_items),
                                  ("passback.results", results),
                                  ("sis.academic_sessions", sessions)):
-                conn.execute(f"DELETE FROM {table} WHERE district = ?", [DISTRICT])
+                conn.execute(f"DELETE FROM {table} WHERE district = ?", [self.district])
                 if len(frame):
                     conn.register("frame", frame)
                     conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")
@@ -139,7 +140,7 @@ class Gradebook:
 
 def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = "oauth2",
                     profile: str = "oneroster", concurrency: int = 5, rps: float = 1000.0,
-                    **passback: Any) -> DistrictConfig:
+                    district: str = DISTRICT, **passback: Any) -> DistrictConfig:
     """A district whose SIS is the sandbox (anything with `url` and `token_url`); secrets are
     named by environment variable."""
     if auth == "oauth2":
@@ -156,7 +157,7 @@ def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = 
     if profile == "infinite_campus" and version == "1.2":
         sis_block["vendor"] = {"key_env": ENV["vendor_key"], "secret_env": ENV["vendor_secret"]}
     return DistrictConfig.model_validate({
-        "district": DISTRICT, "time_zone": "America/Chicago", "sis": sis_block,
+        "district": district, "time_zone": "America/Chicago", "sis": sis_block,
         "passback": {"effective_date": "2026-08-01", **passback},
         "categories": dict.fromkeys(OTUS_ASSESSMENT_TYPES, CATEGORY),
         "otus": {"export": "/nonexistent"}})

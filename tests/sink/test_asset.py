@@ -1,0 +1,81 @@
+"""The sink asset in Dagster: materialized for a district x grading period partition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from assets.sink import sis_sync
+from pipeline.oneroster import OneRosterResource
+from pipeline.resources import Districts, Warehouse
+from pipeline.sandbox import SandboxSIS
+from tests.sink.conftest import GP_FALL, Gradebook, district_config
+
+# The asset's partitions are the districts of mappings/ at load time: the demo district.
+DEMO = "demo"
+
+
+def _materialize(tmp_path: Path, gradebook: Gradebook, sis: SandboxSIS,
+                 run_config: dict | None = None) -> dg.ExecuteInJobResult:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir(exist_ok=True)
+    config = district_config(sis, district=DEMO)
+    (mappings / "demo.yaml").write_text(yaml.safe_dump(
+        config.model_dump(mode="json", exclude={"source_file"})))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("grading_period", [GP_FALL])
+    return dg.materialize(
+        [sis_sync], instance=instance,
+        partition_key=dg.MultiPartitionKey({"district": DEMO, "grading_period": GP_FALL}),
+        resources={"warehouse": Warehouse(database=str(gradebook.path)),
+                   "districts": Districts(mappings_dir=str(mappings)),
+                   "oneroster": OneRosterResource(backoff_factor=0.01)},
+        run_config=run_config or {})
+
+
+def test_the_asset_writes_the_partition_and_reports_counts(
+        tmp_path: Path, sandbox: SandboxSIS) -> None:
+    gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
+    gradebook.add_line_items(2)
+    gradebook.save()
+
+    result = _materialize(tmp_path, gradebook, sandbox)
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("passback__sis_sync")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["sent"] == 8 and metadata["requests"] >= 8 and metadata["failed"] == 0
+    assert metadata["planned_create"] == 8 and metadata["unchanged"] == 0
+    assert "Stu" not in str(metadata["sample_payloads"])  # no student names
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"no_failed_writes": True, "no_sis_refusals": True}
+    assert len(sandbox.store.results()) == 6
+
+    again = _materialize(tmp_path, gradebook, sandbox)
+    [materialization] = again.asset_materializations_for_node("passback__sis_sync")
+    assert materialization.metadata["requests"].value == 0
+
+
+def test_a_dry_run_by_run_config_sends_nothing(tmp_path: Path, sandbox: SandboxSIS) -> None:
+    gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
+    gradebook.add_line_items(1)
+    gradebook.save()
+
+    result = _materialize(tmp_path, gradebook, sandbox,
+                          {"ops": {"passback__sis_sync": {"config": {"dry_run": True}}}})
+
+    assert result.success and sandbox.request_log == []
+    [materialization] = result.asset_materializations_for_node("passback__sis_sync")
+    assert materialization.metadata["dry_run"].value is True
+    assert materialization.metadata["planned_create"].value == 4
+
+
+def test_sink_runs_carry_the_one_writer_per_district_tag() -> None:
+    from pipeline.definitions import defs
+
+    job = defs.resolve_job_def("sis_sync_job")
+    assert job.partitioned_config is not None
+    tags = job.partitioned_config.get_tags_for_partition_key(f"{DEMO}|{GP_FALL}")
+    assert tags["passback/sis_writer"] == DEMO
