@@ -145,7 +145,8 @@ SELECT b.*, length(b.title) AS title_length,
            AS teacher_name,
        b.teacher_user_id IN (SELECT user_id FROM otus.passback_group WHERE district = $district)
            AS assigner_in_group,
-       coalesce(c.status = 'active', FALSE) AS class_active,
+       -- a bulk roster file leaves status blank: present means active
+       c.sourced_id IS NOT NULL AND coalesce(c.status, 'active') = 'active' AS class_active,
        coalesce(c.title, b.class_sourced_id) AS class_title, c.school_sourced_id,
        ts.term_start, ts.term_end,
        p.grading_period_sourced_id, tc.closed_period_sourced_id, tc.closed_period_title,

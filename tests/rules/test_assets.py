@@ -71,3 +71,13 @@ def test_empty_roster_blocks_and_writes_nothing(demo_world: World, db: Path) -> 
     assert checks["roster_not_empty"] is False
     assert _count(db, "line_items") == _count(db, "rejections") == 0
     assert not result.get_asset_materialization_events()
+
+
+def test_report_escapes_teacher_entered_text(db: Path, tmp_path: Path) -> None:
+    world = World()
+    world.first("otus.assessments")["title"] = "<script>alert(1)</script>"
+    world.first("otus.scores")["excluded"] = True
+    world.save(db)
+    assert _materialize(db).success
+    html = (tmp_path / "reports" / "demo" / "gp1" / "quality_report.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
