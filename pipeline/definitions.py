@@ -7,6 +7,7 @@ import dagster as dg
 
 import assets
 import checks
+from assets.extract import extract_schedules, sis_full_refresh_job
 from assets.sink import sis_sync_job
 from pipeline.oneroster import OneRosterResource
 from pipeline.resources import Districts, Warehouse
@@ -17,7 +18,8 @@ defs = dg.Definitions(
         *dg.load_asset_checks_from_package_module(assets),
         *dg.load_asset_checks_from_package_module(checks),
     ],
-    jobs=[sis_sync_job],
+    jobs=[sis_sync_job, sis_full_refresh_job],
+    schedules=[*extract_schedules],
     resources={
         "warehouse": Warehouse.default(),
         "districts": Districts(),

@@ -26,8 +26,8 @@ def full_refresh_run_config() -> dict:
 def build_full_refresh_schedule(partitions_def: dg.PartitionsDefinition
                                 ) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
     """The weekly full-refresh job and its schedule (one run per district partition)."""
+    # The job's partitions come from the selected assets (district).
     job = dg.define_asset_job("sis_full_refresh", selection=dg.AssetSelection.groups(GROUP),
-                              partitions_def=partitions_def,
                               description="Reload every SIS table of a district in full.")
 
     @dg.schedule(name="sis_weekly_full_refresh", job=job, cron_schedule=FULL_REFRESH_CRON,

@@ -149,3 +149,18 @@ def test_bad_otus_export_leaves_the_previous_load_in_place(district: dict[str, A
     assert "line 4 ('finished')" in message and "users: no users.csv" in message
     assert query(district, "SELECT * FROM otus.scores ORDER BY student_sourced_id") == before
     assert query(district, "SELECT count(*) FROM otus.users") == [(2,)]
+
+
+def test_weekly_schedule_asks_a_full_refresh_per_district() -> None:
+    from datetime import UTC, datetime
+
+    from assets.extract import build_full_refresh_schedule
+
+    job, schedule = build_full_refresh_schedule(PARTITIONS)
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 2,
+                                                                          tzinfo=UTC))
+    (request,) = list(schedule.evaluate_tick(context).run_requests or [])
+    assert request.partition_key == DISTRICT and request.run_key == f"{DISTRICT}-2026-11-22"
+    assert request.run_config["ops"]["sis__results"]["config"] == {"full_refresh": True}
+    assert set(request.run_config["ops"]) == {f"sis__{e}" for e in ENDPOINTS}
+    assert schedule.cron_schedule == "0 2 * * 0" and job.name == "sis_full_refresh"
