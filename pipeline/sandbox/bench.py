@@ -92,14 +92,13 @@ def _line_item(target: Target, session: requests.Session) -> None:
         .raise_for_status()
 
 
-def bench_puts(target: Target, token: str, total: int, threads: int, classes: int) -> float:
+def bench_puts(target: Target, token: str, total: int, threads: int, users: list[str]
+               ) -> float:
     """PUT `total` results from `threads` keep-alive clients; return PUTs per second.
 
     The clients use http.client rather than requests: requests spends more CPU per
     call than the sandbox does, and on two cores the benchmark would measure itself.
     """
-    # synthetic_district puts student n in class n % classes; the line item is class-0's.
-    users = [f"student-{n}" for n in range(0, 10 * classes, classes)]
     parsed = urlsplit(target.gradebook_url)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     errors: list[int] = []
@@ -166,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             session = requests.Session()
             session.headers["Authorization"] = f"Bearer {token}"
             _line_item(target, session)
-            rate = bench_puts(target, token, args.puts, args.threads, classes)
+            # synthetic_district puts student n in class n % classes; the line item is class-0's.
+            users = [f"student-{n}" for n in range(0, args.page, classes)]
+            rate = bench_puts(target, token, args.puts, args.threads, users)
             print(f"PUT results: {args.puts} in {args.threads} threads -> {rate:,.0f} PUT/s")
             timings = bench_page(target, token, args.page, 5)
             print(f"GET {args.page:,} enrollments (one page, fetch + parse): "

@@ -83,6 +83,9 @@ class GradebookService:
                 record[key] = value["sourcedId"]
             else:
                 record[key] = value
+        if record.get("scoreStatus") == "not submmitted":
+            # The 1.1 document's typo, which a 1.1 client may copy; store the real value.
+            record["scoreStatus"] = "not submitted"
         record["dateLastModified"] = _now()
         return record
 
@@ -109,9 +112,8 @@ class GradebookApi:
             raise unknown_object(f"{KINDS[kind][0]} '{sourced_id}' does not exist")
         return {KINDS[kind][0]: service.render(kind, record)}
 
-    def put_one(self, service: GradebookService, kind: str, sourced_id: str, body: Any
-                ) -> tuple[JSON, bool]:
-        """PUT /{kind}/{id}: create or replace; returns (stored object rendered, created)."""
+    def put_one(self, service: GradebookService, kind: str, sourced_id: str, body: Any) -> bool:
+        """PUT /{kind}/{id}: create or replace; returns True when the object is new."""
         wrapper = KINDS[kind][0]
         service.check_body(service.single_schema(kind), body)
         obj = body[wrapper]
@@ -119,8 +121,7 @@ class GradebookApi:
             raise bad_request(f"{wrapper}.sourcedId {obj.get('sourcedId')!r} does not match "
                               f"the path's '{sourced_id}'")
         record = self._checked(kind, service.to_record(obj, wrapper))
-        created = self.store.put(kind, record)
-        return {wrapper: service.render(kind, record)}, created
+        return self.store.put(kind, record)
 
     def _checked(self, kind: str, record: Record) -> Record:
         existing = self.store.get(kind, record["sourcedId"])

@@ -93,3 +93,12 @@ def test_register_adds_the_sub_command() -> None:
     assert (args.profile, args.port, args.closed_grading_periods) == \
         ("infinite_campus", 8123, "gp-1,gp-2")
     assert callable(args.func)
+
+
+def test_bench_runs_end_to_end(capsys) -> None:
+    """The benchmark script keeps working (figures are not asserted: this is not a timing test)."""
+    from pipeline.sandbox.bench import main
+
+    assert main(["--puts", "20", "--threads", "2", "--page", "50", "--in-process"]) == 0
+    output = capsys.readouterr().out
+    assert "PUT/s" in output and "50 enrollments" in output

@@ -167,3 +167,12 @@ def test_state_survives_a_restart(bundle: Path, tmp_path: Path) -> None:
         assert api.get(f"{second.gradebook_url}/results/r-keep").json()["result"]["score"] == 8
         assert second.store.line_item("li-keep") is not None
         assert second.store.line_item("li-gone") is None
+
+
+def test_v1p1_typo_score_status_is_stored_as_the_real_value(sis: SandboxSIS,
+                                                            api: requests.Session) -> None:
+    assert api.put(f"{sis.v1p1_url}/lineItems/li-typo",
+                   json=line_item_11("li-typo")).status_code == 200
+    body = result_11("r-typo", "li-typo", "stu-1", scoreStatus="not submmitted")
+    assert api.put(f"{sis.v1p1_url}/results/r-typo", json=body).status_code == 200
+    assert sis.store.result("r-typo")["scoreStatus"] == "not submitted"
