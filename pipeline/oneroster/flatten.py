@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -32,15 +33,27 @@ def dig(record: JSON, path: str) -> Any:
 
     A step through a list maps over it (`roles.org` is the list of every role's org).
     """
+    return _walk(record, path.split("."))
+
+
+def _walk(record: JSON, steps: list[str]) -> Any:
     value: Any = record
-    for step in path.split("."):
-        if isinstance(value, list):
-            value = [item.get(step) for item in value if isinstance(item, dict)]
-        elif isinstance(value, dict):
+    for step in steps:
+        if isinstance(value, dict):
             value = value.get(step)
+        elif isinstance(value, list):
+            value = [item.get(step) for item in value if isinstance(item, dict)]
         else:
             return None
     return value
+
+
+def _reader(path: str, convert: Callable[[Any], Any]) -> Callable[[JSON], Any]:
+    """A reader for one path, split once (flattening runs per record, so this is hot)."""
+    steps = path.split(".")
+    if len(steps) == 1:
+        return lambda record: convert(record.get(path))
+    return lambda record: convert(_walk(record, steps))
 
 
 def to_bool(value: Any) -> bool | None:
@@ -52,27 +65,39 @@ def to_bool(value: Any) -> bool | None:
     return None
 
 
+# Dates and timestamps repeat across a collection (bulk loads share one dateLastModified):
+# parse each distinct text once.
+@lru_cache(maxsize=8192)
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=8192)
+def _parse_timestamp(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
 def to_date(value: Any) -> date | None:
     """A `YYYY-MM-DD` date, also taken from the date part of a full timestamp (1.1 lineItems)."""
     if not isinstance(value, str) or len(value) < 10:
         return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    return _parse_date(value)
 
 
 def to_timestamp(value: Any) -> datetime | None:
     """An ISO 8601 timestamp as an aware UTC datetime (naive values are taken as UTC)."""
     if not isinstance(value, str) or not value:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return _parse_timestamp(value)
 
 
 def to_float(value: Any) -> float | None:
@@ -94,27 +119,27 @@ def to_text(value: Any) -> str | None:
 
 def text(path: str) -> Column:
     """A text column at a dotted path."""
-    return Column(lambda record: to_text(dig(record, path)), pa.string())
+    return Column(_reader(path, to_text), pa.string())
 
 
 def flag(path: str) -> Column:
     """A boolean column at a dotted path (JSON boolean or "true"/"false")."""
-    return Column(lambda record: to_bool(dig(record, path)), pa.bool_())
+    return Column(_reader(path, to_bool), pa.bool_())
 
 
 def day(path: str) -> Column:
     """A date column at a dotted path."""
-    return Column(lambda record: to_date(dig(record, path)), pa.date32())
+    return Column(_reader(path, to_date), pa.date32())
 
 
 def number(path: str) -> Column:
     """A floating-point column at a dotted path."""
-    return Column(lambda record: to_float(dig(record, path)), pa.float64())
+    return Column(_reader(path, to_float), pa.float64())
 
 
 def moment(path: str) -> Column:
     """A UTC timestamp column at a dotted path."""
-    return Column(lambda record: to_timestamp(dig(record, path)), pa.timestamp("us", tz="UTC"))
+    return Column(_reader(path, to_timestamp), pa.timestamp("us", tz="UTC"))
 
 
 def ref_ids(*paths: str) -> Column:
