@@ -74,6 +74,7 @@ def error_response(error: ImsxError, v1p2: bool) -> Response:
 
 
 def is_v1p2_path(path: str) -> bool:
+    """True for the 1.2 services (their error bodies differ from 1.1)."""
     return not path.startswith(V1P1)
 
 
