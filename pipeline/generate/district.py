@@ -13,7 +13,12 @@ import duckdb
 from pipeline.config import DISTRICT_ID
 from pipeline.generate import gradebook, otus_files, planted, roster, scores
 from pipeline.generate.calendar import SchoolCalendar, build_calendar
-from pipeline.generate.mapping import CATEGORY_MAP, TIME_ZONE, district_document, write_district_file
+from pipeline.generate.mapping import (
+    CATEGORY_MAP,
+    TIME_ZONE,
+    district_document,
+    write_district_file,
+)
 from pipeline.generate.oneroster_files import CATEGORIES, build_course_table, write_oneroster
 from pipeline.profiles import PROFILES
 

@@ -119,7 +119,8 @@ def build_assessments(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar) -> No
                         gend::TIMESTAMP + INTERVAL '23:30:00'
                    ELSE base_due END AS due_local,
         due_null AND plant IS NULL AS due_at_null,
-        CASE plant WHEN 'title_50_plus' THEN left({title} || '{LONG_TAIL}', 51 + pick('len', a, 0, 28))
+        CASE plant WHEN 'title_50_plus'
+                        THEN left({title} || '{LONG_TAIL}', 51 + pick('len', a, 0, 28))
                    WHEN 'title_exactly_50' THEN left({title} || '{LONG_TAIL}', 50)
                    WHEN 'title_exactly_49' THEN left({title} || '{LONG_TAIL}', 49)
                    ELSE {title} END AS raw_title
@@ -129,7 +130,8 @@ def build_assessments(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar) -> No
         CASE WHEN right(raw_title, 1) = ' ' THEN left(raw_title, length(raw_title) - 1) || 's'
              ELSE raw_title END AS title,
         CASE plant WHEN 'type_mapped_to_null' THEN 'Participation'
-                   WHEN 'type_outside_otus_12' THEN ['Bell Ringer', 'Do Now'][1 + pick('x', a, 0, 2)]
+                   WHEN 'type_outside_otus_12'
+                        THEN ['Bell Ringer', 'Do Now'][1 + pick('x', a, 0, 2)]
                    WHEN 'category_tobedeleted' THEN 'Lab' ELSE base_type END AS assessment_type,
         CASE WHEN plant = 'standards' THEN 'standards' ELSE 'points' END AS grading_method,
         CASE plant WHEN 'standards' THEN 4.0 WHEN 'points_missing' THEN NULL

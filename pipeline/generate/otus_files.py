@@ -1,7 +1,7 @@
 """Write the Otus gradebook export (../shared/otus-gradebook-export.md) with DuckDB COPY.
 
-CSV timestamps are ISO 8601: scores in UTC with `Z` (written by COPY's TIMESTAMP_FORMAT, the
-fast path for millions of rows); the smaller files mix `Z` and the local offset per row.
+CSV timestamps are ISO 8601: scores in UTC with `Z` (a cheap cast, for millions of rows);
+the smaller files mix `Z` and the local offset per row.
 Parquet timestamps are TIMESTAMP WITH TIME ZONE (UTC).
 """
 
@@ -64,9 +64,16 @@ def _ts(fmt: str, name: str, zulu: str = "zulu") -> str:
     return f"{iso_sql(name + '_local', name + '_utc', zulu)} AS {name}"
 
 
+def _fast_ts(fmt: str, name: str) -> str:
+    """A whole-second UTC TIMESTAMP column as ISO 8601 with Z, the cheap way for millions."""
+    if fmt == "parquet":
+        return f"{name}::TIMESTAMPTZ AS {name}"
+    # A cast plus two string edits is about twice as fast as strftime or TIMESTAMP_FORMAT.
+    return f"replace({name}::VARCHAR, ' ', 'T') || 'Z' AS {name}"
+
+
 def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: str) -> int:
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else \
-        f"FORMAT csv, HEADER true, TIMESTAMP_FORMAT '{ISO_Z}'"
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     # COPY answers with the number of rows it wrote.
     return int(con.execute(f"COPY ({query}) TO '{path}' ({options})").fetchone()[0])
 
@@ -92,9 +99,7 @@ def write_otus(con: duckdb.DuckDBPyConnection, folder: Path, fmt: str) -> dict[s
                     FROM class_assignment_out ORDER BY ca""",
         "scores": f"""SELECT 'ca' || ca AS assignment_id, 'stu' || student AS student_sourced_id,
                     status, points_earned, excluded, late, missing,
-                    {"timezone('UTC', graded_at)" if fmt == "parquet" else "graded_at"} AS graded_at,
-                    comment,
-                    {"timezone('UTC', updated_at)" if fmt == "parquet" else "updated_at"} AS updated_at
+                    {_fast_ts(fmt, 'graded_at')}, comment, {_fast_ts(fmt, 'updated_at')}
                     FROM score""",
     }
     ext = "parquet" if fmt == "parquet" else "csv"

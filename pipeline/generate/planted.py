@@ -107,15 +107,17 @@ def _line_item_selects(cal: SchoolCalendar, profile: str) -> list[str]:
 def build_planted(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar, profile: str) -> None:
     """Table planted (integer keys): line-item rows by predicate, then result rows."""
     build_line_item_facts(con, cal)
-    con.execute("CREATE TABLE planted_li AS " + " UNION ALL ".join(_line_item_selects(cal, profile)))
+    selects = _line_item_selects(cal, profile)
+    con.execute("CREATE TABLE planted_li AS " + " UNION ALL ".join(selects))
     con.execute("""CREATE TABLE clean_ca AS SELECT * FROM ca_score
                    WHERE ca NOT IN (SELECT ca FROM planted_li WHERE expect = 'reject')""")
     build_score_view(con, cal, source="clean_ca", name="clean_score")
     not_graded_expect = ("CASE WHEN due_passed AND status IN ('not_submitted', 'in_progress') "
                          "THEN 'pass' ELSE 'reject' END" if profile == "skyward" else "'reject'")
     con.execute(f"""CREATE TABLE planted_result AS
-    WITH s AS (SELECT * FROM clean_score WHERE (status <> 'graded' OR excluded OR points_earned IS NULL OR points_earned < 0
-                    OR NOT enrolled_in_sis OR points_earned > pp
+    WITH s AS (SELECT * FROM clean_score
+               WHERE (status <> 'graded' OR excluded OR points_earned IS NULL
+                    OR points_earned < 0 OR NOT enrolled_in_sis OR points_earned > pp
                     OR (pp = 10 AND points_earned = 8.5)))
     SELECT 'excluded_score' AS rule_id, 'reject' AS expect, 'excluded' AS case_name, ca, student
         FROM s WHERE excluded

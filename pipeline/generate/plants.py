@@ -71,12 +71,15 @@ def assessment_plant_sql(cal: SchoolCalendar) -> str:
     general = _bucket_case(ASSESSMENT_CASES, "ra", "u01('pa', a, 0)")
     return f"""
     WITH d AS (
-        SELECT d.a, d.closed, d.term_kind > 0 AS semester, coalesce(pg.closed, false) AS after_closed
+        SELECT d.a, d.closed, d.term_kind > 0 AS semester,
+               coalesce(pg.closed, false) AS after_closed
         FROM design d LEFT JOIN gp pg ON pg.g = d.g - 1),
     ranked AS (
         SELECT *,
-            row_number() OVER (PARTITION BY NOT closed AND semester ORDER BY u01('rb', a, 0), a) AS rb,
-            row_number() OVER (PARTITION BY NOT closed AND after_closed ORDER BY u01('rc', a, 0), a) AS rc,
+            row_number() OVER (PARTITION BY NOT closed AND semester
+                               ORDER BY u01('rb', a, 0), a) AS rb,
+            row_number() OVER (PARTITION BY NOT closed AND after_closed
+                               ORDER BY u01('rc', a, 0), a) AS rc,
             row_number() OVER (PARTITION BY closed ORDER BY u01('rd', a, 0), a) AS rd
         FROM d),
     special AS (

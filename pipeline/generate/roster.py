@@ -103,10 +103,9 @@ def build_roster(con: duckdb.DuckDBPyConnection, students: int) -> list[School]:
         f"{s.class_offset}, {s.teacher_offset})" for s in schools)
     con.execute(f"""CREATE TABLE school AS SELECT * FROM (VALUES {rows})
         AS t(school, students, sections, classes, teachers, class_offset, teacher_offset)""")
-    con.execute(f"CREATE TEMP MACRO given(k) AS {_list_literal(GIVEN_NAMES)}[1 + pick('gn', k, 0, "
-                f"{len(GIVEN_NAMES)})]")
-    con.execute(f"CREATE TEMP MACRO family(k) AS {_list_literal(FAMILY_NAMES)}[1 + pick('fn', k, 0, "
-                f"{len(FAMILY_NAMES)})]")
+    for macro, names in (("given", GIVEN_NAMES), ("family", FAMILY_NAMES)):
+        con.execute(f"CREATE TEMP MACRO {macro}(k) AS "
+                    f"{_list_literal(names)}[1 + pick('{macro}', k, 0, {len(names)})]")
     max_teachers = max(s.teachers for s in schools)
     # Term of a teacher's course: 0 year-long, 1 first semester, 2 second semester.
     con.execute(f"""CREATE TABLE teacher AS
@@ -145,7 +144,8 @@ def build_roster(con: duckdb.DuckDBPyConnection, students: int) -> list[School]:
                  + p.range AS class
         FROM student st JOIN school s USING (school), range({PERIODS}) p""")
     con.execute("""CREATE OR REPLACE TABLE enrollment AS
-        SELECT e.*, c.in_sis AS class_in_sis, c.term_kind FROM enrollment e JOIN class c USING (class)""")
+        SELECT e.*, c.in_sis AS class_in_sis, c.term_kind
+        FROM enrollment e JOIN class c USING (class)""")
     _plant_flag(con, "enrollment", "in_sis", "student, class", ENROLLMENT_NOT_IN_SIS,
                 "class_in_sis AND term_kind = 0")
     return schools

@@ -1,0 +1,53 @@
+"""The district file loads with the pipeline's own loader and says what the data assumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from conftest import AS_OF
+
+from pipeline.config import load_district_file
+from pipeline.generate import GeneratedDistrict, generate_district
+from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+
+
+def test_campus_file_loads(campus: GeneratedDistrict) -> None:
+    config = load_district_file(campus.mapping_file)
+    assert config.district == "demo" and config.sis.profile == "infinite_campus"
+    assert config.sis.oneroster_version == "1.2" and config.sis.auth.kind == "oauth2"
+    assert config.sis.auth.token_url == "http://127.0.0.1:8765/oauth/token"
+    assert config.sis.auth.client_id_env == "PASSBACK_DEMO_CLIENT_ID"
+    assert config.sis.vendor is not None
+    assert config.passback.closed_grading_periods.listed == ["sy2026-q1"]
+    assert campus.closed_grading_periods == ["sy2026-q1"]
+    assert Path(config.export_location()) == campus.otus_dir.resolve()
+    assert set(config.categories) == set(OTUS_ASSESSMENT_TYPES)
+    assert [t for t, c in config.categories.items() if c is None] == ["Participation"]
+
+
+def test_skyward_oauth1_file_loads(skyward: GeneratedDistrict) -> None:
+    config = load_district_file(skyward.mapping_file)
+    assert config.sis.profile == "skyward" and config.sis.oneroster_version == "1.1"
+    assert config.sis.auth.kind == "oauth1"
+    assert config.sis.auth.key_env == "PASSBACK_NORTH_VALLEY_KEY"
+    assert config.sis.vendor is None
+
+
+def test_no_secret_values_only_names(campus: GeneratedDistrict) -> None:
+    document = yaml.safe_load(campus.mapping_file.read_text())
+    auth = document["sis"]["auth"]
+    assert all(key.endswith("_env") for key in auth if key not in ("kind", "token_url", "scopes"))
+
+
+def test_first_quarter_open_before_its_end(tmp_path: Path) -> None:
+    made = generate_district(tmp_path, students=30, as_of=AS_OF.replace(month=9, day=30))
+    assert made.closed_grading_periods == []
+    assert load_district_file(made.mapping_file).passback.closed_grading_periods.listed == []
+
+
+def test_summer_as_of_belongs_to_the_year_just_ended(tmp_path: Path) -> None:
+    made = generate_district(tmp_path, students=30, as_of=AS_OF.replace(year=2027, month=7))
+    config = load_district_file(made.mapping_file)
+    assert config.passback.effective_date.year == 2026
+    assert made.closed_grading_periods == ["sy2026-q1"]
