@@ -21,7 +21,7 @@ from pipeline.sandbox.auth import SCOPE_PREFIX, Authenticator
 from pipeline.sandbox.errors import ImsxError, bad_request, imsx_body, unknown_object
 from pipeline.sandbox.gradebook import GradebookApi, GradebookService
 from pipeline.sandbox.profiles import SISProfile
-from pipeline.sandbox.query import page
+from pipeline.sandbox.query import page, select_fields
 from pipeline.sandbox.roster import Roster
 from pipeline.sandbox.rostering import (
     VIEW_WRAPPERS,
@@ -141,7 +141,8 @@ def roster_handler(ctx: SandboxContext, endpoint: RosterEndpoint, version: str) 
         if endpoint.single:
             if not ids:
                 raise unknown_object(f"{single} '{params['id']}' does not exist")
-            return json_response({single: view[ids[0]]})
+            return json_response({single: select_fields(view[ids[0]], request.query_params,
+                                                        allowed)})
         result = page([view[i] for i in ids], request.query_params,
                       f"{ctx.url}{request.url.path}", allowed,
                       ctx.profile.default_page_size, ctx.profile.max_page_size)
@@ -181,7 +182,10 @@ def single_object_handler(ctx: SandboxContext, version: str, kind: str) -> Handl
     async def handle(request: Request) -> Response:
         sourced_id = request.path_params["id"]
         if request.method == "GET":
-            return json_response(ctx.gradebook.get_one(service, kind, sourced_id))
+            found = ctx.gradebook.get_one(service, kind, sourced_id)
+            wrapper = next(iter(found))
+            return json_response({wrapper: select_fields(found[wrapper], request.query_params,
+                                                         service.allowed(kind))})
         if request.method == "DELETE":
             ctx.gradebook.delete_one(kind, sourced_id)
             # 1.2 documents 204 for a delete, the 1.1 document only 200.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,17 @@ class Target:
     token_url: str
     client_id: str
     client_secret: str
+    pid: int | None = None  # the server process, when it is not this one
+
+
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) used so far by a process, from /proc; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -58,7 +70,8 @@ def subprocess_sandbox(data: Path, state: Path) -> Iterator[Target]:
                 break
         creds = SandboxCredentials.from_env()
         yield Target(urls["OneRoster 1.2 gradebook"], urls["OneRoster 1.2 rostering"],
-                     urls["OAuth 2 token URL"], creds.client_id, creds.client_secret)
+                     urls["OAuth 2 token URL"], creds.client_id, creds.client_secret,
+                     process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -167,8 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             _line_item(target, session)
             # synthetic_district puts student n in class n % classes; the line item is class-0's.
             users = [f"student-{n}" for n in range(0, args.page, classes)]
+            cpu_before = server_cpu_seconds(target.pid) if target.pid else None
             rate = bench_puts(target, token, args.puts, args.threads, users)
             print(f"PUT results: {args.puts} in {args.threads} threads -> {rate:,.0f} PUT/s")
+            cpu_after = server_cpu_seconds(target.pid) if target.pid else None
+            if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
+                # Load from other processes slows the wall clock, not the server's CPU cost.
+                per_put = (cpu_after - cpu_before) / args.puts
+                print(f"server CPU per PUT: {per_put * 1e6:,.0f} us "
+                      f"(one core sustains ~{1 / per_put:,.0f} PUT/s)")
             timings = bench_page(target, token, args.page, 5)
             print(f"GET {args.page:,} enrollments (one page, fetch + parse): "
                   f"median {statistics.median(timings) * 1000:.0f} ms, "

@@ -131,6 +131,18 @@ def _link_header(url: str, params: Any, limit: int, offset: int, total: int) -> 
     return ", ".join(links)
 
 
+def select_fields(obj: JSON, params: Any, allowed: frozenset[str]) -> JSON:
+    """Keep only the `fields` a client asked for (all when it asked for none)."""
+    if not params.get("fields"):
+        return obj
+    wanted = [name.strip() for name in params["fields"].split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in allowed]
+    if unknown:
+        raise _bad_field("invalid_selection_field",
+                         f"fields {', '.join(unknown)} are not fields of this collection")
+    return {key: obj[key] for key in wanted if key in obj}
+
+
 def page(objects: Sequence[JSON], params: Any, url: str, allowed: frozenset[str],
          default_limit: int, max_limit: int) -> Page:
     """Apply filter, sort, paging and field selection to a collection."""
@@ -155,13 +167,8 @@ def page(objects: Sequence[JSON], params: Any, url: str, allowed: frozenset[str]
         selected = present + missing
     total = len(selected)
     items = list(selected[offset:offset + limit])
-    if params.get("fields"):
-        wanted = [name.strip() for name in params["fields"].split(",") if name.strip()]
-        unknown = [name for name in wanted if name not in allowed]
-        if unknown:
-            raise _bad_field("invalid_selection_field",
-                             f"fields {', '.join(unknown)} are not fields of this collection")
-        items = [{k: obj[k] for k in wanted if k in obj} for obj in items]
+    items = [select_fields(obj, params, allowed) for obj in items] \
+        if params.get("fields") else items
     headers = {"X-Total-Count": str(total),
                "Link": _link_header(url, params, limit, offset, total)}
     return Page(items, headers)

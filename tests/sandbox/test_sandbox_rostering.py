@@ -193,3 +193,16 @@ def test_unknown_path_and_method(sis: SandboxSIS, api: requests.Session) -> None
     response = api.delete(f"{sis.rostering_url}/classes/cls-alg")
     assert response.status_code == 405
     assert response.json()["imsx_codeMajor"] == "failure"
+
+
+def test_fields_on_single_objects_and_boolean_filters(sis: SandboxSIS,
+                                                      api: requests.Session) -> None:
+    klass = api.get(f"{sis.rostering_url}/classes/cls-alg", params={"fields": "sourcedId,title"})
+    assert klass.json() == {"class": {"sourcedId": "cls-alg", "title": "cls-alg"}}
+    category = api.get(f"{sis.gradebook_url}/categories/cat-hw", params={"fields": "title"})
+    assert category.json() == {"category": {"title": "Homework"}}
+    assert api.get(f"{sis.rostering_url}/classes/cls-alg",
+                   params={"fields": "colour"}).status_code == 400
+    # 1.1 renders enabledUser as a JSON boolean; the filter value is still quoted text.
+    enabled = api.get(f"{sis.v1p1_url}/users", params={"filter": "enabledUser='true'"})
+    assert len(enabled.json()["users"]) == 9
