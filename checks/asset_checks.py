@@ -119,7 +119,8 @@ WHERE s.district = $district AND s.grading_period_sourced_id = $gp
 
 def rate_changes(conn: duckdb.DuckDBPyConnection, district: str, gp: str) -> pd.DataFrame:
     """Per rule: failure rate of the latest run and of the one before (NaN when none)."""
-    stats = conn.sql(_PREVIOUS_STATS_SQL, params={"district": district, "gp": gp}).df()
+    params = {"district": district, "gp": gp}
+    stats = conn.sql(_PREVIOUS_STATS_SQL, params=params).to_arrow_table().to_pandas()
     if stats.empty:
         return pd.DataFrame(columns=["entity", "rule", "rate", "previous_rate", "failures",
                                      "previous_failures"])

@@ -92,7 +92,7 @@ def passback_rules(
         if not run.checks.ok:
             context.log.error("blocking check failed: nothing written for this partition")
             return
-        duplicates = write_partition(conn, run, context.run_id)
+        duplicates = write_partition(conn, run, context.run.run_id)
         if duplicates:
             raise dg.Failure(f"{duplicates} duplicate sourcedIds: transaction rolled back")
         yield rate_jump_result(rate_changes(conn, settings.district, gp))

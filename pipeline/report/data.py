@@ -74,7 +74,7 @@ def _by_rule(rejections: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
 def load_report_data(conn: duckdb.DuckDBPyConnection, district: str, gp: str) -> ReportData:
     """Everything the report needs, read in one short connection."""
     params = {"district": district, "gp": gp}
-    rejections = conn.sql(_REJECTIONS_SQL, params=params).df()
+    rejections = conn.sql(_REJECTIONS_SQL, params=params).to_arrow_table().to_pandas()
     totals = conn.sql(
         "SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district AND "
         "grading_period_sourced_id = $gp), (SELECT count(*) FROM passback.results WHERE "

@@ -145,7 +145,8 @@ def run_rules(world: World, path: Path, gp: str = "gp1", as_of: date = AS_OF) ->
         run = compute_partition(conn, world.settings(as_of), gp)
         assert run.checks.ok, run.checks.problems
         assert write_partition(conn, run, "test-run") == 0
-        frames = [conn.sql(f"SELECT * FROM passback.{t}").df()
+        frames = [conn.sql(f"SELECT * FROM passback.{t}").to_arrow_table()
+                  .to_pandas(date_as_object=False)
                   for t in ("line_items", "results", "rejections")]
     return Outcome(run, *frames)
 

@@ -44,7 +44,7 @@ def _run_district(tmp_path: Path, profile: str) -> tuple[Path, RunSettings, list
 def test_planted_problems_are_found(tmp_path: Path, profile: str) -> None:
     db, _, _, planted_file = _run_district(tmp_path, profile)
     with duckdb.connect(str(db), read_only=True) as conn:
-        rejections = conn.sql("SELECT * FROM passback.rejections").df()
+        rejections = conn.sql("SELECT * FROM passback.rejections").to_arrow_table().to_pandas()
     planted = pd.read_csv(planted_file, dtype=str)
     found = set(zip(rejections["rule"], rejections["severity"], rejections["assignment_id"],
                     rejections["student_sourced_id"].fillna(""), strict=True))
