@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=int, default=2_000_000)
     parser.add_argument("--duckdb-memory", default="512MB",
                         help="DuckDB memory_limit for the run (default 512MB)")
+    parser.add_argument("--full", action="store_true",
+                        help="instead, time the whole partition run of the asset (candidates, "
+                             "rules, one-transaction write) and its peak RSS")
     parser.add_argument("--compare", action="store_true",
                         help="also time numpy-backed columns and pandera lazy validation")
     args = parser.parse_args(argv)
@@ -184,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         # 1.5 GiB for the whole process, so give DuckDB a share of it (both sides alike).
         conn.execute(f"SET memory_limit = '{args.duckdb_memory}'")
         _timed("generate raw tables", lambda: [conn.execute(s) for s in _generate_sql(classes)])
+        if args.full:
+            _full_partition(conn)
+            return
         _, line_items = _timed("line-item candidates + rules (SQL + checks)",
                                lambda: _line_items(conn))
         _timed("result candidates (production SQL)", lambda: _result_candidates(conn, line_items))
@@ -200,6 +206,19 @@ def main(argv: list[str] | None = None) -> None:
         conn.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"ratio rules/SQL: {t_rules / t_sql:.2f}x   peak RSS: {peak:,.0f} MiB")
+
+
+def _full_partition(conn: duckdb.DuckDBPyConnection) -> None:
+    from assets.transform.rules_run import compute_partition, write_partition
+
+    _, run = _timed("partition run: candidates + rules", lambda: compute_partition(
+        conn, SETTINGS, "gp1"))
+    _timed("partition run: one-transaction write", lambda: write_partition(conn, run, "bench"))
+    print(f"results in scope: {len(run.results.frame):,}, rejection rows: "
+          f"{len(run.rejections):,}")
+    conn.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:,.0f} MiB")
 
 
 def _line_items(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -5,6 +5,7 @@ and asserts which rule fires (and that nothing else does)."""
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -144,7 +145,7 @@ def run_rules(world: World, path: Path, gp: str = "gp1", as_of: date = AS_OF) ->
     with duckdb.connect(str(path)) as conn:
         run = compute_partition(conn, world.settings(as_of), gp)
         assert run.checks.ok, run.checks.problems
-        assert write_partition(conn, run, "test-run") == 0
+        assert write_partition(conn, run, uuid.uuid4().hex) == 0
         frames = [conn.sql(f"SELECT * FROM passback.{t}").to_arrow_table()
                   .to_pandas(date_as_object=False)
                   for t in ("line_items", "results", "rejections")]
