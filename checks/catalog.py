@@ -88,8 +88,8 @@ class Rule:
                 for _, name, _, _ in string.Formatter().parse(template) if name}
 
     def failing(self, frame: pd.DataFrame) -> pd.Series:
-        """Boolean mask of records that break the rule (nulls in the verdict count as passing
-        only when the check function says so: a null verdict is treated as a pass)."""
+        """Boolean mask of records that break the rule; a null verdict counts as a pass, as
+        with pandera's default `ignore_na`."""
         verdict = self.passes(frame)
         return ~_as_bool(verdict, default=True)
 

@@ -56,6 +56,16 @@ def test_planted_problems_are_found(tmp_path: Path, profile: str) -> None:
             misses.append(f"control refused: {row.case_name} {key}")
         elif row.expect != "pass" and key not in found:
             misses.append(f"not found: {row.case_name} {key}")
+    # Line items are planted by predicate: a rejection not in the table is a false alarm.
+    # Scores are listed for clean line items only, so compare those.
+    expected = set(zip(planted["rule_id"], planted["assignment_id"],
+                       planted["student_sourced_id"].fillna(""), strict=True))
+    clean = set(rejections["assignment_id"]) - set(
+        rejections.loc[rejections["entity"] == "line_item", "assignment_id"])
+    for r in rejections.fillna({"student_sourced_id": ""}).itertuples():
+        checked = r.entity == "line_item" or r.assignment_id in clean
+        if checked and (r.rule, r.assignment_id, r.student_sourced_id) not in expected:
+            misses.append(f"unexpected: {r.rule} {r.assignment_id} {r.student_sourced_id}")
     assert not misses, f"{len(misses)} of {len(planted)}:\n" + "\n".join(misses[:20])
 
 
