@@ -9,11 +9,12 @@ from typing import Any
 import dagster as dg
 
 from assets.transform.passback_rules import LINE_ITEMS, RESULTS, resolve_grading_period
-from pipeline.oneroster import OneRosterResource
+from pipeline.oneroster import OneRosterResource, RetryPolicy
 from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
 from pipeline.resources import Districts, Warehouse
 from pipeline.sink import SyncReport, run_sync, sis_writer_tags
 from pipeline.sink.run import SIS_WRITER_TAG
+from pipeline.sink.writer import SinkWriter
 
 GROUP = "sink"
 KEY = dg.AssetKey(["passback", "sis_sync"])
@@ -76,7 +77,10 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
                             "not keep other runs off this SIS; the sink's own lock still does")
     # A dry run needs no client: nothing is sent, not even a token request.
-    with nullcontext(None) if dry_run else oneroster.client(district) as client:
+    policy = RetryPolicy(total=oneroster.max_retries, backoff_factor=oneroster.backoff_factor,
+                         backoff_max=oneroster.backoff_max_seconds,
+                         backoff_jitter=oneroster.backoff_jitter)
+    with nullcontext(None) if dry_run else SinkWriter(district, policy) as client:
         report = run_sync(district, grading_period, client=client,
                           connect=warehouse.get_connection, dry_run=dry_run,
                           run_id=context.run.run_id, as_of=as_of, log=context.log.info)

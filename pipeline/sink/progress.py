@@ -18,6 +18,7 @@ class SyncCounters:
     deleted: int = 0
     blocked: int = 0
     retries: int = 0
+    writes: int = 0  # PUT / DELETE requests, retries included
     requests: int = 0  # filled in when sending ends (retries and token requests included)
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -27,6 +28,8 @@ class SyncCounters:
         with self._lock:
             setattr(self, state, getattr(self, state) + 1)
             self.retries += retries
+            if state != "blocked":
+                self.writes += 1 + retries
 
     @property
     def done(self) -> int:

@@ -78,7 +78,7 @@ class SyncReport:
             "sent": c.sent, "unchanged": self.planned["unchanged"], "refused": c.refused,
             "failed": c.failed, "deleted": c.deleted,
             "blocked": c.blocked + self.planned["blocked"],
-            "requests": self.requests, "retries": c.retries,
+            "requests": self.requests, "write_requests": c.writes, "retries": c.retries,
             "token_renewals": self.token_renewals,
             "rate_per_second": round(self.rate, 1), "duration_seconds": round(self.seconds, 3),
             "sample_payloads": self.samples,

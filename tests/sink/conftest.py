@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DistrictConfig
-from pipeline.oneroster import OneRosterClient, OneRosterResource
+from pipeline.oneroster import OneRosterClient, OneRosterResource, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.sandbox import SandboxSIS
 from pipeline.sandbox.bundle import write_bundle
+from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import connect
 
 DISTRICT = "testdist"
@@ -163,8 +164,16 @@ def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = 
         "otus": {"export": "/nonexistent"}})
 
 
-def quick_client(config: DistrictConfig) -> OneRosterClient:
-    """A client with short backoff so fault tests stay fast."""
+QUICK_RETRIES = RetryPolicy(total=10, backoff_factor=0.01, backoff_max=0.05, backoff_jitter=0.0)
+
+
+def quick_client(config: DistrictConfig) -> SinkWriter:
+    """The sink's writer with short backoff, so fault tests stay fast."""
+    return SinkWriter(config, QUICK_RETRIES)
+
+
+def quick_oneroster_client(config: DistrictConfig) -> OneRosterClient:
+    """The extract layer's OneRoster client, with the same short backoff."""
     return OneRosterResource(max_retries=10, backoff_factor=0.01, backoff_max_seconds=0.05,
                              backoff_jitter=0.0).client(config)
 

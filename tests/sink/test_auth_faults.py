@@ -9,7 +9,14 @@ import pytest
 
 from pipeline.sandbox import SandboxSIS
 from pipeline.sink import run_sync
-from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, district_config, quick_client
+from tests.sink.conftest import (
+    AS_OF,
+    GP_FALL,
+    Gradebook,
+    district_config,
+    quick_client,
+    quick_oneroster_client,
+)
 from tests.sink.helpers import connector, ledger, sync, writes
 
 
@@ -27,6 +34,16 @@ def test_auth_kinds(bundle: Path, credentials_env: None, gradebook: Gradebook, p
                                                  auth=auth))
         assert report.counters.sent == 8 and report.counters.failed == 0
         assert len(sis.store.results()) == 6
+
+
+def test_the_oneroster_client_can_be_the_writer(sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    config = district_config(sandbox, version="1.1", auth="oauth1")
+    with quick_oneroster_client(config) as client:
+        report = run_sync(config, GP_FALL, client=client, connect=connector(gradebook.path),
+                          as_of=AS_OF, lock_dir=gradebook.path.parent, log=lambda _: None)
+    assert report.counters.sent == 8 and len(sandbox.store.results()) == 6
 
 
 def test_an_expired_token_is_renewed_once(sandbox: SandboxSIS, gradebook: Gradebook) -> None:
