@@ -43,6 +43,8 @@ REQUIRED_SCOPES = {
     ("gradebook", "POST"): ("gradebook.createpost", "gradebook.createput"),
     ("gradebook", "DELETE"): ("gradebook.delete",),
 }
+_NEEDED_URIS = {key: tuple(SCOPE_PREFIX + name for name in names)
+                for key, names in REQUIRED_SCOPES.items()}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -90,20 +92,16 @@ def guarded(ctx: SandboxContext, family: str, handler: Handler) -> Handler:
     """Wrap a handler with authentication, scope and vendor checks and imsx errors."""
 
     async def endpoint(request: Request) -> Response:
-        v1p2 = is_v1p2_path(request.url.path)
+        path = request.scope["path"]
+        v1p2 = is_v1p2_path(path)
         try:
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            body = (await request.body()).decode("utf-8", "replace") or None
-            uri = f"{ctx.url}{request.url.path}"
-            if request.url.query:
-                uri += f"?{request.url.query}"
-            scopes = ctx.auth.scopes_for(uri, request.method, body, headers)
-            needed = REQUIRED_SCOPES[(family, request.method)]
-            if not any(SCOPE_PREFIX + name in scopes for name in needed):
+            scopes = await _scopes(ctx, request)
+            needed = _NEEDED_URIS[(family, request.method)]
+            if scopes.isdisjoint(needed):
                 raise ImsxError(403, "forbidden", f"the access token lacks the scope "
-                                f"{SCOPE_PREFIX}{needed[0]} needed for {request.method} here")
-            if ctx.profile.requires_vendor_header and request.url.path.startswith(GRADEBOOK):
-                _check_vendor(ctx, headers.get("x-vendor-authorization"))
+                                f"{needed[0]} needed for {request.method} here")
+            if ctx.profile.requires_vendor_header and path.startswith(GRADEBOOK):
+                _check_vendor(ctx, request.headers.get("x-vendor-authorization"))
             return await handler(request)
         except ImsxError as error:
             return error_response(error, v1p2)
@@ -113,6 +111,18 @@ def guarded(ctx: SandboxContext, family: str, handler: Handler) -> Handler:
                                             "the sandbox failed to handle the request"), v1p2)
 
     return endpoint
+
+
+async def _scopes(ctx: SandboxContext, request: Request) -> frozenset[str]:
+    """The request's scopes; a bearer token is a dict lookup, a signature needs it all."""
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return ctx.auth.bearer_scopes(authorization[7:].strip())
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    body = (await request.body()).decode("utf-8", "replace") or None
+    query = request.scope["query_string"].decode("latin-1")
+    uri = f"{ctx.url}{request.scope['path']}" + (f"?{query}" if query else "")
+    return ctx.auth.scopes_for(uri, request.method, body, headers)
 
 
 def _check_vendor(ctx: SandboxContext, header: str | None) -> None:

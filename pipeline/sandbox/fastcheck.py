@@ -55,7 +55,20 @@ def _compile(schema: Any) -> Check:
         if builder is None:
             raise Unsupported(keyword)
         checks.append(builder(value, schema))
-    return lambda instance: all(check(instance) for check in checks)
+    return _every(checks)
+
+
+def _every(checks: list[Check]) -> Check:
+    # Plain loops: generator expressions cost more than the checks they run.
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(instance: Any) -> bool:
+        for one in checks:  # noqa: SIM110 - all(<genexpr>) is the slower spelling here
+            if not one(instance):
+                return False
+        return True
+    return check
 
 
 def _type(value: Any, _schema: dict) -> Check:
@@ -82,7 +95,11 @@ def _properties(value: Any, _schema: dict) -> Check:
     def check(v: Any) -> bool:
         if not isinstance(v, dict):
             return True
-        return all(compiled[k](item) for k, item in v.items() if k in compiled)
+        for key, item in v.items():
+            sub = compiled.get(key)
+            if sub is not None and not sub(item):
+                return False
+        return True
     return check
 
 
@@ -92,12 +109,12 @@ def _additional(value: Any, schema: dict) -> Check:
         return lambda v: True
     if value is not False:
         raise Unsupported("additionalProperties schema")
-    return lambda v: not isinstance(v, dict) or all(k in known for k in v)
+    return lambda v: not isinstance(v, dict) or known.issuperset(v)
 
 
 def _required(value: Any, _schema: dict) -> Check:
-    names = tuple(value)
-    return lambda v: not isinstance(v, dict) or all(n in v for n in names)
+    names = frozenset(value)
+    return lambda v: not isinstance(v, dict) or names.issubset(v)
 
 
 def _items(value: Any, _schema: dict) -> Check:

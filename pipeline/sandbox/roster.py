@@ -60,6 +60,9 @@ class Roster:
     seed_results: list[Row] = field(default_factory=list)
     enrollments_by_class: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     enrollments_by_user: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # (class, user) of every active student enrollment: asked on every result write.
+    active_students: set[tuple[str, str]] = field(default_factory=set)
+    _periods_by_class: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path) -> Roster:
@@ -88,6 +91,9 @@ class Roster:
         for enrollment_id, enrollment in roster.enrollments.items():
             roster.enrollments_by_class[str(enrollment["classSourcedId"])].append(enrollment_id)
             roster.enrollments_by_user[str(enrollment["userSourcedId"])].append(enrollment_id)
+            if enrollment.get("role") == "student" and enrollment.get("status") == "active":
+                roster.active_students.add((str(enrollment["classSourcedId"]),
+                                            str(enrollment["userSourcedId"])))
         return roster
 
     # Questions the SIS rules and nested paths ask.
@@ -97,6 +103,12 @@ class Roster:
 
     def grading_periods_for_class(self, class_id: str) -> list[str]:
         """Grading periods under the class's terms, or every grading period if none relate."""
+        cached = self._periods_by_class.get(class_id)
+        if cached is None:
+            cached = self._periods_by_class[class_id] = self._grading_periods_for(class_id)
+        return cached
+
+    def _grading_periods_for(self, class_id: str) -> list[str]:
         terms = set(self.classes[class_id].get("termSourcedIds") or [])  # type: ignore[arg-type]
         periods = self.sessions_of_type("gradingPeriod")
         related = [p for p in periods if self.sessions[p].get("parentSourcedId") in terms]
@@ -112,12 +124,7 @@ class Roster:
 
     def is_active_student(self, class_id: str, user_id: str) -> bool:
         """True when the user holds an active student enrollment in the class."""
-        for enrollment_id in self.enrollments_by_class.get(class_id, ()):
-            row = self.enrollments[enrollment_id]
-            if (row["userSourcedId"] == user_id and row.get("role") == "student"
-                    and row.get("status") == "active"):
-                return True
-        return False
+        return (class_id, user_id) in self.active_students
 
     def users_in_class(self, class_id: str, role: str) -> list[str]:
         """Users enrolled in a class with a role, in enrollment order."""

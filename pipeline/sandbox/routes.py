@@ -38,28 +38,30 @@ def _gradebook_routes(ctx: SandboxContext, base: str, version: str) -> list[Rout
         return guarded(ctx, "gradebook", handler)
 
     in_class = _class_filter("class", "class_id")
-    routes = [
-        Route(f"{base}/classes/{{class_id}}/lineItems", wrap(
-            collection_handler(ctx, version, "lineItems", in_class, "class_id")), methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/results", wrap(
-            collection_handler(ctx, version, "results", in_class, "class_id")), methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/lineItems/{{line_item_id}}/results", wrap(
-            collection_handler(ctx, version, "results",
-                        lambda r, p: r.get("class") == p["class_id"]
-                        and r.get("lineItem") == p["line_item_id"], "class_id")),
-              methods=["GET"]),
-        Route(f"{base}/classes/{{class_id}}/students/{{student_id}}/results", wrap(
-            collection_handler(ctx, version, "results",
-                        lambda r, p: r.get("class") == p["class_id"]
-                        and r.get("student") == p["student_id"], "class_id")),
-              methods=["GET"]),
-    ]
+    # Single-object routes first: PUT /{kind}/{id} is the hot path, and routes match in order.
+    routes: list[Route] = []
     for kind in KINDS:
         routes.append(Route(f"{base}/{kind}", wrap(collection_handler(ctx, version, kind)),
                             methods=["GET"]))
         routes.append(Route(f"{base}/{kind}/{{id}}",
                             wrap(single_object_handler(ctx, version, kind)),
                             methods=["GET", "PUT", "DELETE"]))
+    routes += [
+        Route(f"{base}/classes/{{class_id}}/lineItems", wrap(
+            collection_handler(ctx, version, "lineItems", in_class, "class_id")), methods=["GET"]),
+        Route(f"{base}/classes/{{class_id}}/results", wrap(
+            collection_handler(ctx, version, "results", in_class, "class_id")), methods=["GET"]),
+        Route(f"{base}/classes/{{class_id}}/lineItems/{{line_item_id}}/results", wrap(
+            collection_handler(ctx, version, "results",
+                               lambda r, p: r.get("class") == p["class_id"]
+                               and r.get("lineItem") == p["line_item_id"], "class_id")),
+              methods=["GET"]),
+        Route(f"{base}/classes/{{class_id}}/students/{{student_id}}/results", wrap(
+            collection_handler(ctx, version, "results",
+                               lambda r, p: r.get("class") == p["class_id"]
+                               and r.get("student") == p["student_id"], "class_id")),
+              methods=["GET"]),
+    ]
     if version == "v1p2":
         routes += [
             Route(f"{base}/classes/{{class_id}}/categories", wrap(

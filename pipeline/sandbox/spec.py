@@ -152,8 +152,13 @@ def _inline(schema: Any, schemas: dict[str, Any], seen: tuple[str, ...]) -> Any:
         if name in seen:
             return {"$ref": f"{_ROOT}{ref}"}
         return _inline(schemas[name], schemas, (*seen, name))
-    return {key: _inline(value, schemas, seen) for key, value in schema.items()
-            if key != "description"}
+    inlined = {key: _inline(value, schemas, seen) for key, value in schema.items()
+               if key not in ("description", "properties")}
+    if "properties" in schema:
+        # Property names are data, not keywords: a `description` property must survive.
+        inlined["properties"] = {name: _inline(sub, schemas, seen)
+                                 for name, sub in schema["properties"].items()}
+    return inlined
 
 
 def _field_of(error: Any) -> str:
