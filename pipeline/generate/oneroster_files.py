@@ -57,15 +57,14 @@ def build_course_table(con: duckdb.DuckDBPyConnection) -> None:
                 "AS t(local, title, code, grades)")
 
 
-def _queries(cal: SchoolCalendar, district: str, name: str) -> dict[str, str]:
+def _structure_queries(cal: SchoolCalendar, district: str, name: str) -> dict[str, str]:
+    """orgs, academicSessions, courses, classes and categories."""
     s1, s2 = cal.semesters
     sessions = ", ".join(
         f"({_q(s.sourced_id)}, {_q(s.title)}, {_q(s.type)}, DATE '{s.start}', DATE '{s.end}', "
         f"{_q(s.parent) if s.parent else 'NULL'}, {i})" for i, s in enumerate(cal.sessions))
     schools = "[" + ", ".join(_q(n) for n in SCHOOL_NAMES) + "]"
     terms = f"['{s1.sourced_id},{s2.sourced_id}', '{s1.sourced_id}', '{s2.sourced_id}']"
-    begin = f"[DATE '{s1.start}', DATE '{s1.start}', DATE '{s2.start}']"
-    end = f"[DATE '{s2.end}', DATE '{s1.end}', DATE '{s2.end}']"
     categories = ", ".join(f"({_q(i)}, {_q(s)}, {_q(t)})" for i, t, s in CATEGORIES)
     stamp = f"'{cal.effective_date}T06:00:00Z'"
     blank = "NULL::VARCHAR"
@@ -93,6 +92,17 @@ def _queries(cal: SchoolCalendar, district: str, name: str) -> dict[str, str]:
                 NULL, NULL, (k.period + 1)::VARCHAR
             FROM class k JOIN course_catalog c ON c.local = k.course % 30
             WHERE k.in_sis ORDER BY k.class""",
+        "categories": f"""SELECT sid, status, {stamp}, title FROM (VALUES {categories})
+                AS t(sid, status, title) ORDER BY sid""",
+    }
+
+
+def _people_queries(cal: SchoolCalendar) -> dict[str, str]:
+    """users.csv and enrollments.csv: teachers, students and who sits in which class."""
+    s1, s2 = cal.semesters
+    begin = f"[DATE '{s1.start}', DATE '{s1.start}', DATE '{s2.start}']"
+    end = f"[DATE '{s2.end}', DATE '{s1.end}', DATE '{s2.end}']"
+    return {
         "users": """SELECT 'tch' || t.teacher, NULL, NULL, 'true', 'sch' || t.school, 'teacher',
                 split_part(u.email, '@', 1), NULL, t.given_name, t.family_name, NULL,
                 'T' || lpad(t.teacher::VARCHAR, 6, '0'), u.email, NULL, NULL, NULL, NULL, NULL,
@@ -121,8 +131,6 @@ def _queries(cal: SchoolCalendar, district: str, name: str) -> dict[str, str]:
                 {begin}[1 + k.term_kind], {end}[1 + k.term_kind], e.class, 2 + e.student
             FROM enrollment e JOIN class k USING (class) WHERE e.in_sis AND e.class_in_sis)
             ORDER BY o1, o2""",
-        "categories": f"""SELECT sid, status, {stamp}, title FROM (VALUES {categories})
-                AS t(sid, status, title) ORDER BY sid""",
     }
 
 
@@ -131,7 +139,9 @@ def write_oneroster(con: duckdb.DuckDBPyConnection, folder: Path, cal: SchoolCal
     """Write manifest.csv and the seven roster files to `folder`; return rows per file."""
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    for entity, query in _queries(cal, district, name).items():
+    queries = {**_structure_queries(cal, district, name), **_people_queries(cal)}
+    for entity in HEADERS:
+        query = queries[entity]
         columns = HEADERS[entity]
         # Re-label the positional columns with the binding's exact header names.
         select = ", ".join(f'#{i + 1} AS "{c}"' for i, c in enumerate(columns))

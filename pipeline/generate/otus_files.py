@@ -97,7 +97,7 @@ def write_otus(con: duckdb.DuckDBPyConnection, folder: Path, fmt: str) -> dict[s
                     {_ts(fmt, 'go_live_at')}, {_ts(fmt, 'due_at')}, {_ts(fmt, 'updated_at')},
                     {_ts(fmt, 'deleted_at')}
                     FROM class_assignment_out ORDER BY ca""",
-        "scores": f"""SELECT 'ca' || ca AS assignment_id, 'stu' || student AS student_sourced_id,
+        "scores": f"""SELECT assignment_id, student_sourced_id,
                     status, points_earned, excluded, late, missing,
                     {_fast_ts(fmt, 'graded_at')}, comment, {_fast_ts(fmt, 'updated_at')}
                     FROM score""",

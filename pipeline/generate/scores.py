@@ -38,20 +38,22 @@ def build_score_view(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar,
         con.execute(f"""CREATE TABLE ca_score AS
         WITH roster AS (
             SELECT class, list(student ORDER BY student) AS students,
+                   list('stu' || student ORDER BY student) AS student_ids,
                    list(in_sis AND class_in_sis ORDER BY student) AS enrolled
             FROM enrollment GROUP BY class)
         SELECT ca.ca, ca.class, ca.due_date < DATE '{cal.as_of}' AS due_passed,
                a.grading_method, a.points_possible AS pp, ca.assigned_utc,
                greatest(0, epoch(least(ca.due_utc + INTERVAL 3 DAY, {as_of_end}))
                            - epoch(ca.assigned_utc))::BIGINT AS window_s,
-               r.students, r.enrolled
+               'ca' || ca.ca AS assignment_id, r.students, r.student_ids, r.enrolled
         FROM class_assignment ca JOIN assessment a USING (a) JOIN roster r USING (class)
         ORDER BY ca.ca""")
     con.execute(f"""CREATE VIEW {name} AS
     WITH s AS (
-        SELECT * EXCLUDE (students, enrolled), u01('st', ca, student) AS u,
+        SELECT * EXCLUDE (students, student_ids, enrolled), u01('st', ca, student) AS u,
                u01('sp', ca, student) AS v
-        FROM (SELECT *, unnest(students) AS student, unnest(enrolled) AS enrolled_in_sis
+        FROM (SELECT *, unnest(students) AS student, unnest(student_ids) AS student_sourced_id,
+                     unnest(enrolled) AS enrolled_in_sis
               FROM {source})),
     t AS (
         SELECT *, CASE WHEN due_passed THEN {_status_case(DUE_PASSED_STATUS)}
@@ -62,7 +64,7 @@ def build_score_view(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar,
         SELECT *, CASE WHEN status = 'graded' THEN assigned_utc
                        + to_seconds((u01('ga', ca, student) * window_s)::BIGINT) END AS graded_at
         FROM t)
-    SELECT ca, student, status,
+    SELECT ca, student, assignment_id, student_sourced_id, status,
         CASE WHEN status <> 'graded' OR plant = 'no_points' THEN NULL
              WHEN plant = 'negative' THEN -(1 + pick('neg', ca, student, 3))::DOUBLE
              WHEN grading_method = 'standards' THEN (1 + pick('lvl', ca, student, 4))::DOUBLE
