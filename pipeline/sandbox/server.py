@@ -62,13 +62,16 @@ class FaultLayer:
         self.app = app
         self.faults = faults
         self.request_log = request_log
+        # Off for a long-running CLI sandbox, where nobody reads the log and it would grow.
+        self.log_requests = True
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         entry = [scope["method"], scope["path"], 0]
-        self.request_log.append(entry)  # list.append is atomic: tests read it from their thread
+        if self.log_requests:
+            self.request_log.append(entry)  # list.append is atomic: tests read it meanwhile
 
         async def logged_send(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -200,6 +203,7 @@ class SandboxSIS:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI's mode)."""
+        self.app.log_requests = False
         self._server = uvicorn.Server(self._config())
         try:
             self._server.run(sockets=[self._socket])
