@@ -88,7 +88,7 @@ def build_assessment_design(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar)
 
 def build_assessments(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar) -> None:
     """Table assessment: the design with planted cases applied, timestamps in local time."""
-    con.execute(f"CREATE TABLE assessment_plant AS {assessment_plant_sql(cal)}")
+    con.execute(f"CREATE TABLE assessment_plant AS {assessment_plant_sql()}")
     as_of_end = f"(DATE '{cal.as_of}'::TIMESTAMP + INTERVAL '23:59:59')"
     eff = f"DATE '{cal.effective_date}'"
     before = "('assigned_before_effective', 'assigned_before_updated_after', " \

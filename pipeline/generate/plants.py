@@ -9,8 +9,6 @@ unless the case says so (a due date after a semester's end is also in no grading
 
 from __future__ import annotations
 
-from pipeline.generate.calendar import SchoolCalendar
-
 # Assessment cases: (case, share of open assessments). Each bends one property.
 ASSESSMENT_CASES: tuple[tuple[str, float], ...] = (
     ("assessment_deleted", 0.010),
@@ -65,9 +63,9 @@ def _bucket_case(cases: tuple[tuple[str, float], ...], rank: str, u: str) -> str
     return f"CASE WHEN {rank} <= {len(cases)} THEN {names}[{rank}] {' '.join(whens)} END"
 
 
-def assessment_plant_sql(cal: SchoolCalendar) -> str:
-    """SELECT a, plant: the planted case of each planted assessment of table design."""
-    del cal  # the grading periods' closed flags are in table gp
+def assessment_plant_sql() -> str:
+    """SELECT a, plant: the planted case of each planted assessment of table design (the
+    grading periods' closed flags come from table gp)."""
     general = _bucket_case(ASSESSMENT_CASES, "ra", "u01('pa', a, 0)")
     return f"""
     WITH d AS (
