@@ -29,7 +29,7 @@ def _number(value: object) -> float | None:
 def _seed_line_item(row: Row) -> Record:
     record: Record = {key: row[key] for key in
                       ("sourcedId", "status", "dateLastModified", "title") if key in row}
-    for column in ("assignDate", "dueDate"):
+    for column in ("description", "assignDate", "dueDate"):
         if row.get(column):
             record[column] = row[column]
     record["class"] = row.get("classSourcedId")

@@ -176,3 +176,10 @@ def test_v1p1_typo_score_status_is_stored_as_the_real_value(sis: SandboxSIS,
     body = result_11("r-typo", "li-typo", "stu-1", scoreStatus="not submmitted")
     assert api.put(f"{sis.v1p1_url}/results/r-typo", json=body).status_code == 200
     assert sis.store.result("r-typo")["scoreStatus"] == "not submitted"
+
+
+def test_description_travels_between_versions(sis: SandboxSIS, api: requests.Session) -> None:
+    body = line_item_11("li-desc", description="Chapters 1-3")
+    assert api.put(f"{sis.v1p1_url}/lineItems/li-desc", json=body).status_code == 200
+    as_12 = api.get(f"{sis.gradebook_url}/lineItems/li-desc").json()["lineItem"]
+    assert as_12["description"] == "Chapters 1-3"
