@@ -46,7 +46,8 @@ def mappings_dir() -> Path:
 
 def warehouse_path() -> Path:
     """The DuckDB file (`PASSBACK_WAREHOUSE` overrides the git-ignored default)."""
-    return Path(os.environ.get("PASSBACK_WAREHOUSE") or PROJECT_ROOT / ".passback" / "warehouse.duckdb")
+    default = PROJECT_ROOT / ".passback" / "warehouse.duckdb"
+    return Path(os.environ.get("PASSBACK_WAREHOUSE") or default)
 
 
 class ConfigError(ValueError):

@@ -160,7 +160,9 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connect(path: Path | None = None, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | None = None, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the warehouse file, created owner-only if new."""
     path = path or warehouse_path()
     path.parent.mkdir(parents=True, exist_ok=True)

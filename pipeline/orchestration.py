@@ -1,0 +1,162 @@
+"""Jobs, schedules and sensors: how the graph runs every night and on demand.
+
+- `extract` (per district): the Otus export and the SIS roster and gradebook.
+- `passback` (per district and grading period): rules, quality report and the SIS sink.
+- `nightly_<district>`: the district's extract at 02:00 in its own time zone.
+- `grading_period_sensor`: adds grading periods to the dynamic partitions as the SIS extract
+  reports them, and after a nightly extract succeeds requests `passback` for each open one.
+
+Sensors read Dagster's event log only: they open no DuckDB connection and call no SIS.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import dagster as dg
+
+from pipeline.config import DistrictConfig, load_districts
+from pipeline.grading_periods import GradingPeriod
+from pipeline.partitions import (
+    GRADING_PERIODS,
+    district_grading_period_partitions,
+    district_partitions,
+)
+from pipeline.sink import sis_writer_tags
+
+EXTRACT_GROUPS = ("otus_extract", "sis_extract")
+PASSBACK_GROUPS = ("passback_rules", "sink")
+ACADEMIC_SESSIONS = dg.AssetKey(["sis", "academic_sessions"])
+TRIGGER_TAG = "passback/trigger"
+GRADING_PERIODS_METADATA = "grading_periods"
+NIGHTLY_HOUR = 2
+
+
+def _passback_tags(partition_key: str) -> dict[str, str]:
+    # "district|grading_period": the sink only writes in runs tagged as the SIS writer.
+    return sis_writer_tags(partition_key.split("|", 1)[0])
+
+
+extract_job = dg.define_asset_job(
+    "extract",
+    selection=dg.AssetSelection.groups(*EXTRACT_GROUPS),
+    partitions_def=district_partitions,
+    description="Extract one district's Otus export and SIS roster and gradebook into DuckDB.",
+)
+
+passback_job = dg.define_asset_job(
+    "passback",
+    selection=dg.AssetSelection.groups(*PASSBACK_GROUPS),
+    config=dg.PartitionedConfig(
+        partitions_def=district_grading_period_partitions,
+        run_config_for_partition_key_fn=lambda _key: {},
+        tags_for_partition_key_fn=_passback_tags,
+    ),
+    description="Apply the passback rules to one district and grading period, write the "
+    "quality report, and sync what passed to the SIS.",
+)
+
+
+def nightly_schedules(districts: dict[str, DistrictConfig]) -> list[dg.ScheduleDefinition]:
+    """One schedule per district: its extract at 02:00 in the district's time zone."""
+    schedules = []
+    for district, config in sorted(districts.items()):
+
+        def _request(context: dg.ScheduleEvaluationContext, district: str = district) -> Any:
+            return dg.RunRequest(
+                partition_key=district,
+                tags={TRIGGER_TAG: "nightly"},
+                run_key=f"nightly-{district}-{context.scheduled_execution_time:%Y-%m-%d}",
+            )
+
+        schedules.append(dg.ScheduleDefinition(
+            name=f"nightly_{district.replace('-', '_')}",
+            job=extract_job,
+            cron_schedule=f"0 {NIGHTLY_HOUR} * * *",
+            execution_timezone=config.time_zone,
+            execution_fn=_request,
+            description=f"Nightly passback for {config.name or district}: extract at "
+            f"{NIGHTLY_HOUR:02d}:00 {config.time_zone}; the grading_period_sensor then runs "
+            "passback for each open grading period.",
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+        ))
+    return schedules
+
+
+def _periods_from(event: dg.EventLogRecord) -> list[GradingPeriod]:
+    materialization = event.asset_materialization
+    value = materialization.metadata.get(GRADING_PERIODS_METADATA) if materialization else None
+    data = value.value if value is not None else []
+    return [GradingPeriod.from_json(item) for item in data or []]
+
+
+def _new_sessions(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=ACADEMIC_SESSIONS, after_storage_id=after), limit=100,
+        ascending=True,
+    )
+    return list(records.records)
+
+
+@dg.sensor(
+    name="grading_period_sensor",
+    job=passback_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds each district's SIS grading periods to the `grading_period` partitions as "
+    "the SIS extract reports them; after a nightly extract, requests `passback` for every "
+    "open grading period of that district.",
+)
+def grading_period_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """Discover grading periods and fan a nightly extract out to its open grading periods."""
+    after = int(context.cursor or 0)
+    known = set(context.instance.get_dynamic_partitions(GRADING_PERIODS))
+    new_keys: list[str] = []
+    run_requests: list[dg.RunRequest] = []
+    for event in _new_sessions(context.instance, after):
+        after = max(after, event.storage_id)
+        district = event.partition_key
+        periods = _periods_from(event)
+        for period in periods:
+            if period.partition_key not in known:
+                known.add(period.partition_key)
+                new_keys.append(period.partition_key)
+        run = context.instance.get_run_by_id(event.run_id)
+        if district and run is not None and run.tags.get(TRIGGER_TAG) == "nightly":
+            run_requests += _nightly_requests(district, periods, event.run_id)
+    return dg.SensorResult(
+        run_requests=run_requests,
+        cursor=str(after),
+        dynamic_partitions_requests=[
+            grading_period_partitions_request(new_keys)] if new_keys else [],
+    )
+
+
+def grading_period_partitions_request(keys: list[str]) -> dg.AddDynamicPartitionsRequest:
+    """Add grading-period keys to the dynamic partitions."""
+    return dg.AddDynamicPartitionsRequest(partitions_def_name=GRADING_PERIODS,
+                                          partition_keys=sorted(set(keys)))
+
+
+def _nightly_requests(district: str, periods: list[GradingPeriod],
+                      extract_run_id: str) -> list[dg.RunRequest]:
+    today = datetime.now(tz=load_districts()[district].zone).date()
+    return [
+        dg.RunRequest(
+            run_key=f"{extract_run_id}-{period.partition_key}",
+            partition_key=dg.MultiPartitionKey(
+                {"district": district, GRADING_PERIODS: period.partition_key}),
+            tags={TRIGGER_TAG: "nightly", **sis_writer_tags(district)},
+        )
+        for period in periods if period.is_open_on(today)
+    ]
+
+
+def grading_periods_metadata(periods: list[GradingPeriod], as_of: date) -> dict[str, Any]:
+    """Metadata the SIS academic-sessions extract attaches for the scheduler and the UI."""
+    return {
+        GRADING_PERIODS_METADATA: dg.MetadataValue.json([p.as_json() for p in periods]),
+        "open_grading_periods": dg.MetadataValue.text(
+            ", ".join(p.sourced_id for p in periods if p.is_open_on(as_of)) or "none"),
+    }
