@@ -198,3 +198,41 @@ def test_skyward_missing_is_zero_goes_both_ways(skyward: GeneratedDistrict) -> N
         "title_50_plus", "title_exactly_50"}
     updated_after = sky.query("case_name == 'assigned_before_updated_after'")
     assert len(updated_after) and (updated_after["expect"] == "pass").all()
+
+
+def test_unlisted_line_items_pass_every_rule(planted: pd.DataFrame, items: pd.DataFrame,
+                                             campus: GeneratedDistrict) -> None:
+    """Re-derived here from the files: a class assignment not refused in planted is clean."""
+    refused = planted.query("entity == 'line_item' and expect == 'reject'")["assignment_id"]
+    clean = items[~items.index.isin(refused)]
+    assert 0.1 < len(clean) / len(items) < 0.6  # most of the rest sits in closed Q1
+    users = read_csv(campus.otus_dir / "users.csv").set_index("user_id")
+    group = set(read_csv(campus.otus_dir / "passback_group.csv")["user_id"])
+    classes = read_csv(campus.oneroster_dir / "classes.csv").set_index("sourcedId")
+    categories = read_csv(campus.oneroster_dir / "categories.csv").set_index("sourcedId")
+    mapping = {"Test": "cat-tests", "Quiz": "cat-quizzes", "Homework": "cat-homework",
+               "Classwork": "cat-classwork", "Project": "cat-projects", "Essay": "cat-writing",
+               "Presentation": "cat-projects", "Performance Task": "cat-projects",
+               "Benchmark": "cat-tests", "Exit Ticket": "cat-classwork"}
+    assert (clean["deleted_at"] == "").all() and (clean["deleted_at_assessment"] == "").all()
+    assert (clean["grading_method"] == "points").all()
+    points = clean["points_possible"].astype(float)
+    assert (points > 0).all()
+    # Campus sends fractional points floored (a warning) and has no title limit.
+    warned = set(planted.query("rule_id == 'fractional_points' and expect == 'warn'")
+                 ["assignment_id"])
+    assert set(clean.index[points % 1 != 0]) == warned & set(clean.index)
+    long_titles = set(planted.query("rule_id == 'name_too_long'")["assignment_id"])
+    assert set(clean.index[clean["title"].str.len() >= 49]) <= long_titles
+    assert (clean["include_in_final_grade"] == "true").all()
+    assert clean["assessment_type"].isin(list(mapping)).all()
+    assert (categories.loc[clean["assessment_type"].map(mapping), "status"] == "active").all()
+    assert (users.loc[clean["assigned_by"], "sis_sourced_id"] != "").all()
+    assert clean["assigned_by"].isin(group).all()
+    assert clean["class_sourced_id"].isin(classes.index).all()
+    assert (clean["assigned_at_local"].dt.date >= EFFECTIVE).all()
+    terms = classes.loc[clean["class_sourced_id"], "termSourcedIds"].to_numpy()
+    for due, start, term in zip(clean["due_date"], clean["start_date"], terms, strict=True):
+        quarters = QUARTERS[:2] if term == "sy2026-s1" else QUARTERS
+        assert any(s <= due <= e for s, e in quarters), (due, term)
+        assert start > Q1[1] and due > Q1[1], "nothing clean touches the closed Q1"
