@@ -11,10 +11,14 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+import dagster as dg
 import duckdb
 
 from pipeline.config import DistrictConfig
 from pipeline.partitions import grading_period_key
+
+# The materialization metadata key that carries a district's grading periods to the scheduler.
+GRADING_PERIODS_METADATA = "grading_periods"
 
 # A SQL predicate over sis.academic_sessions columns; parameters from `closed_params`.
 CLOSED_PREDICATE = """(list_contains($listed, sourced_id)
@@ -77,3 +81,12 @@ def grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                       start_date=row[2], end_date=row[3], closed=bool(row[5]))
         for row in conn.execute(_CATALOG_SQL, params).fetchall()
     ]
+
+
+def grading_periods_metadata(periods: list[GradingPeriod], as_of: date) -> dict[str, Any]:
+    """Metadata the SIS academic-sessions extract attaches for the scheduler and the UI."""
+    return {
+        GRADING_PERIODS_METADATA: dg.MetadataValue.json([p.as_json() for p in periods]),
+        "open_grading_periods": dg.MetadataValue.text(
+            ", ".join(p.sourced_id for p in periods if p.is_open_on(as_of)) or "none"),
+    }

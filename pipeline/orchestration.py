@@ -11,13 +11,13 @@ Sensors read Dagster's event log only: they open no DuckDB connection and call n
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
 
 from pipeline.config import DistrictConfig, load_districts
-from pipeline.grading_periods import GradingPeriod
+from pipeline.grading_periods import GRADING_PERIODS_METADATA, GradingPeriod
 from pipeline.partitions import (
     GRADING_PERIODS,
     district_grading_period_partitions,
@@ -29,7 +29,6 @@ EXTRACT_GROUPS = ("otus_extract", "sis_extract")
 PASSBACK_GROUPS = ("passback_rules", "sink")
 ACADEMIC_SESSIONS = dg.AssetKey(["sis", "academic_sessions"])
 TRIGGER_TAG = "passback/trigger"
-GRADING_PERIODS_METADATA = "grading_periods"
 NIGHTLY_HOUR = 2
 
 
@@ -151,12 +150,3 @@ def _nightly_requests(district: str, periods: list[GradingPeriod],
         )
         for period in periods if period.is_open_on(today)
     ]
-
-
-def grading_periods_metadata(periods: list[GradingPeriod], as_of: date) -> dict[str, Any]:
-    """Metadata the SIS academic-sessions extract attaches for the scheduler and the UI."""
-    return {
-        GRADING_PERIODS_METADATA: dg.MetadataValue.json([p.as_json() for p in periods]),
-        "open_grading_periods": dg.MetadataValue.text(
-            ", ".join(p.sourced_id for p in periods if p.is_open_on(as_of)) or "none"),
-    }

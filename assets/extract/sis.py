@@ -8,6 +8,7 @@ is held while the SIS answers.
 
 
 import time
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -21,6 +22,8 @@ from assets.extract.loading import (
     write_quarantine,
     write_table,
 )
+from pipeline.config import DistrictConfig
+from pipeline.grading_periods import grading_periods, grading_periods_metadata
 from pipeline.oneroster import ENDPOINTS, Endpoint, Extract, OneRosterResource
 from pipeline.resources import Districts, Warehouse
 
@@ -63,8 +66,16 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
                               full=full, deleted=extract.deleted)
         write_quarantine(conn, district, extract, full=full)
         save_cursor(conn, district, ep.entity, extract.cursor or since, full=full)
-    return dg.MaterializeResult(metadata=_metadata(extract, changes, full, since,
-                                                   time.monotonic() - started))
+        periods = _grading_periods(conn, config) if ep.entity == "academic_sessions" else {}
+    metadata = _metadata(extract, changes, full, since, time.monotonic() - started)
+    return dg.MaterializeResult(metadata={**metadata, **periods})
+
+
+def _grading_periods(conn: Any, config: DistrictConfig) -> dict[str, Any]:
+    """The district's grading periods and their state today, for the scheduler's sensor
+    (which reads the event log, never the warehouse) and for the UI."""
+    today = datetime.now(tz=config.zone).date()
+    return grading_periods_metadata(grading_periods(conn, config, today), today)
 
 
 def _metadata(extract: Extract, changes: Changes, full: bool, since: str | None,

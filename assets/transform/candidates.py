@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from assets.transform.sourced_ids import digest_sql, uuid_from_digest_sql
 from pipeline.config import DistrictConfig
+from pipeline.grading_periods import CLOSED_PREDICATE
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,10 @@ _START = "coalesce(ca.go_live_at, ca.assigned_at)"
 # Grading periods a class's line items can fall in: those under the class's terms (or the
 # class's terms themselves when they are grading periods); when the SIS relates none, every
 # grading period of the class's school year (of the district's, if that is unknown too).
-_CLASS_GRADING_PERIODS = """
+_CLASS_GRADING_PERIODS = f"""
 gp AS (
     SELECT sourced_id, title, start_date, end_date, parent_sourced_id, school_year,
-           (list_contains($listed, sourced_id)
-            OR ($use_window AND grading_window_open IS FALSE)
-            OR ($close_days IS NOT NULL AND end_date + CAST($close_days AS INTEGER) < $as_of)
-           ) AS closed
+           {CLOSED_PREDICATE} AS closed
     FROM sis.academic_sessions
     WHERE district = $district AND type = 'gradingPeriod'
       AND coalesce(status, 'active') = 'active'),
