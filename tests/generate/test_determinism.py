@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from conftest import AS_OF
-
 from pipeline.generate import generate_district
+
+from .helpers import AS_OF
 
 
 def _digests(root: Path) -> dict[str, str]:

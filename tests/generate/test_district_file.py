@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import AS_OF
 
 from pipeline.config import load_district_file
 from pipeline.generate import GeneratedDistrict, generate_district
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+
+from .helpers import AS_OF
 
 
 def test_campus_file_loads(campus: GeneratedDistrict) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import read_csv
 
 from pipeline.generate import GeneratedDistrict
+
+from .helpers import read_csv
 
 # The OneRoster 1.1 CSV binding's headers, written out here independently of the generator.
 HEADERS_1_1 = {

@@ -6,9 +6,10 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import read_csv
 
 from pipeline.generate import GeneratedDistrict
+
+from .helpers import read_csv
 
 # entity -> (required columns, all columns, key)
 CONTRACT = {

@@ -6,9 +6,10 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import read_csv, rule_ids
 
 from pipeline.generate import GeneratedDistrict
+
+from .helpers import read_csv, rule_ids
 
 ZONE = "America/Chicago"
 EFFECTIVE = date(2026, 8, 17)

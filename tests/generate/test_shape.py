@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from conftest import AS_OF, STUDENTS, read_csv
 
 from pipeline.generate import GeneratedDistrict
+
+from .helpers import AS_OF, STUDENTS, read_csv
 
 ZONE = "America/Chicago"
 

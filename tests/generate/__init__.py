@@ -1,0 +1,1 @@
+"""Tests of `passback generate` (pipeline.generate)."""
