@@ -3,6 +3,8 @@ in one place, where global policy (pools, retries, owners, tags) is applied once
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 import assets
@@ -19,8 +21,31 @@ from pipeline.orchestration import (
 )
 from pipeline.resources import Districts, Warehouse
 
+OWNERS = ["team:passback"]
+# The sink of every district syncs nightly; a day and two hours without one is a failure.
+SINK_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26),
+                                                warn_window=timedelta(hours=25))
+# Each partition (a district, or a district and grading period) is its own unit of work:
+# one run per partition keeps a failure to its partition, and the SIS writer tag then
+# serialises the sink runs of one district.
+BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
+def _policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Owners and tags everywhere; freshness on the sink."""
+    spec = spec.replace_attributes(owners=OWNERS, tags={**spec.tags, "domain": "gradebook"})
+    if spec.key == dg.AssetKey(["passback", "sis_sync"]):
+        spec = dg.apply_freshness_policy(spec, SINK_FRESHNESS)
+    return spec
+
+
+def _with_backfill_policy(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    return asset.with_attributes(backfill_policy=BACKFILL)
+
+
 defs = dg.Definitions(
-    assets=dg.load_assets_from_package_module(assets),
+    assets=[_with_backfill_policy(asset).map_asset_specs(_policy)
+            for asset in dg.load_assets_from_package_module(assets)],
     asset_checks=[
         *dg.load_asset_checks_from_package_module(assets),
         *dg.load_asset_checks_from_package_module(checks),

@@ -32,6 +32,13 @@ TRIGGER_TAG = "passback/trigger"
 NIGHTLY_HOUR = 2
 
 
+# Steps retry what may pass on a second try (the SIS down for minutes after the client's own
+# retries, a warehouse lock). Deterministic failures (a bad export, a misconfigured district)
+# raise dg.Failure(allow_retries=False); rule rejections never fail a step at all.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL,
+                                 jitter=dg.Jitter.PLUS_MINUS)
+
+
 def _passback_tags(partition_key: str) -> dict[str, str]:
     # "district|grading_period": the sink only writes in runs tagged as the SIS writer.
     return sis_writer_tags(partition_key.split("|", 1)[0])
@@ -41,6 +48,7 @@ extract_job = dg.define_asset_job(
     "extract",
     selection=dg.AssetSelection.groups(*EXTRACT_GROUPS),
     partitions_def=district_partitions,
+    op_retry_policy=TRANSIENT_RETRY,
     description="Extract one district's Otus export and SIS roster and gradebook into DuckDB.",
 )
 
@@ -52,6 +60,7 @@ passback_job = dg.define_asset_job(
         run_config_for_partition_key_fn=lambda _key: {},
         tags_for_partition_key_fn=_passback_tags,
     ),
+    op_retry_policy=TRANSIENT_RETRY,
     description="Apply the passback rules to one district and grading period, write the "
     "quality report, and sync what passed to the SIS.",
 )

@@ -51,6 +51,7 @@ class Districts(dg.ConfigurableResource):
         districts = self.all()
         if district not in districts:
             raise dg.Failure(
-                f"district {district!r} is not configured; known: {sorted(districts)}"
+                f"district {district!r} is not configured; known: {sorted(districts)}",
+                allow_retries=False,
             )
         return districts[district]
