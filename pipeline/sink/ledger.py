@@ -11,10 +11,11 @@ next run, which is harmless because a OneRoster PUT replaces the object named by
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -123,15 +124,42 @@ def is_lock_conflict(error: Exception) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
 
+def patient(connect: Connect, wait: float = 120.0) -> Connect:
+    """`connect`, retried while another process holds the file (DuckDB allows one writer
+    process): a rules run or a reader may hold it for a moment between our short commits."""
+
+    @contextmanager
+    def connect_when_free() -> Iterator[duckdb.DuckDBPyConnection]:
+        give_up, pause = time.monotonic() + wait, 0.05
+        while True:
+            try:
+                opened = connect()
+                conn = opened.__enter__()
+                break
+            except duckdb.Error as error:
+                if not is_lock_conflict(error) or time.monotonic() > give_up:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+        try:
+            yield conn
+        except BaseException:
+            if not opened.__exit__(*sys.exc_info()):
+                raise
+        else:
+            opened.__exit__(None, None, None)
+
+    return connect_when_free
+
+
 class LedgerWriter:
     """A single writer thread that commits outcomes in small, frequent transactions."""
 
     def __init__(self, connect: Connect, *, batch_size: int = 200, interval: float = 1.0,
                  lock_wait: float = 120.0) -> None:
-        self._connect = connect
+        self._connect = patient(connect, lock_wait)
         self._batch_size = batch_size
         self._interval = interval
-        self._lock_wait = lock_wait
         self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self.written = 0
@@ -183,18 +211,7 @@ class LedgerWriter:
                 deadline = time.monotonic() + self._interval
 
     def _flush(self, outcomes: list[Outcome]) -> None:
-        give_up = time.monotonic() + self._lock_wait
-        pause = 0.05
-        while True:
-            try:
-                with self._connect() as conn:
-                    write_outcomes(conn, outcomes)
-                break
-            except duckdb.Error as error:
-                # Another process (a rules run) may hold the file for a moment: wait for it.
-                if not is_lock_conflict(error) or time.monotonic() > give_up:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        with self._connect() as conn:
+            write_outcomes(conn, outcomes)
         self.written += len(outcomes)
         self.flushes += 1

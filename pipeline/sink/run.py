@@ -1,7 +1,7 @@
 """The sink's entry points for the asset and the CLI: plan one partition, or plan and send it.
 
     plan_sync(config, grading_period, connect=...) -> SyncPlan
-    run_sync(config, grading_period, connect=..., client=..., dry_run=...) -> SyncReport
+    run_sync(config, grading_period, connect=..., dry_run=...) -> SyncReport
 
 DuckDB is opened only in short spans: once to read the plan's inputs, by the ledger writer
 for each small batch while sending, and once at the end for the plan and SIS refusals. No
@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,9 +28,10 @@ import pyarrow as pa
 
 from pipeline.config import DistrictConfig, warehouse_path
 from pipeline.sink.execute import Execution, GradebookWriter, Log
-from pipeline.sink.ledger import LedgerWriter
+from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
 from pipeline.sink.progress import SyncCounters
+from pipeline.sink.writer import SinkWriter
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 SIS_WRITER_TAG = "passback/sis_writer"
@@ -88,22 +89,23 @@ class SyncReport:
 def plan_sync(config: DistrictConfig, grading_period: str, *, connect: Connect = default_connect,
               as_of: date | None = None) -> SyncPlan:
     """The plan of one district and grading period; reads the warehouse and nothing else."""
-    with connect() as conn:
+    with patient(connect)() as conn:
         return plan_partition(conn, config, grading_period, as_of=as_of or date.today())
 
 
-def run_sync(config: DistrictConfig, grading_period: str, *, client: GradebookWriter | None,
-             connect: Connect = default_connect, dry_run: bool | None = None,
-             run_id: str | None = None, as_of: date | None = None, log: Log = print,
-             progress_interval: float = 5.0, lock_dir: Path | None = None,
+def run_sync(config: DistrictConfig, grading_period: str, *,
+             client: GradebookWriter | None = None, connect: Connect = default_connect,
+             dry_run: bool | None = None, run_id: str | None = None, as_of: date | None = None,
+             log: Log = print, progress_interval: float = 5.0, lock_dir: Path | None = None,
              requests: Callable[[], int] | None = None) -> SyncReport:
     """Plan, record the plan, and (unless a dry run or a closed period) send it.
 
-    `dry_run` None follows the district's `passback.dry_run`. `client` is a OneRoster client
-    (`OneRosterResource().client(config)`); it may be None for a dry run. `requests` reads the
-    client's request counter (defaults to `client.stats.requests` when the client has one).
+    `dry_run` None follows the district's `passback.dry_run`. `client` writes to the SIS: by
+    default a `SinkWriter` for the district (a `OneRosterClient` works too). `requests` reads
+    the client's request counter (defaults to `client.stats.requests`).
     """
     dry_run = config.passback.dry_run if dry_run is None else dry_run
+    connect = patient(connect)
     run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
     if dry_run:
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
@@ -111,23 +113,23 @@ def run_sync(config: DistrictConfig, grading_period: str, *, client: GradebookWr
         log(f"dry run: {_summary(plan)}; nothing was sent")
         return SyncReport(config.district, grading_period, True, plan.closed, plan.counts(),
                           samples=plan.samples())
-    if client is None:
-        raise ValueError("a OneRoster client is needed unless this is a dry run")
-    counter = requests or _request_counter(client)
-    with district_lock(config.district, lock_dir, log):
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(SinkWriter(config))
+        stack.enter_context(district_lock(config.district, lock_dir, log))
         # Planned under the lock: a sync that finished while we waited changed the ledger.
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
         _store_plan(connect, plan, run_id, dry_run=False)
         log(f"plan: {_summary(plan)}")
         report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),
                             samples=plan.samples())
-        if plan.closed or plan.planned_requests == 0:
-            return report
-        report.counters = _send(plan, client, connect, run_id, config, log, progress_interval,
-                                counter)
-    report.requests = report.counters.requests
-    report.seconds = report.counters.seconds
-    report.token_renewals = getattr(getattr(client, "stats", None), "token_renewals", 0)
+        if not plan.closed and plan.planned_requests:
+            report.counters = _send(plan, client, connect, run_id, config, log,
+                                    progress_interval, requests or _request_counter(client))
+            report.requests = report.counters.requests
+            report.seconds = report.counters.seconds
+            report.token_renewals = getattr(getattr(client, "stats", None), "token_renewals", 0)
+    # Rebuilt every run: a rules run may have replaced the partition's rejections meanwhile.
     record_sis_refusals(connect, plan)
     return report
 
