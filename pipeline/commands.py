@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from datetime import date
 from pathlib import Path
-
-import yaml
 
 from pipeline.config import PROJECT_ROOT, ConfigError, load_districts, mappings_dir
 
@@ -53,37 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
-def _free_port(preferred: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
-
-
-def _point_at_sandbox(mapping_file: Path, url: str, token_url: str) -> None:
-    """The generated district file, aimed at the running sandbox with a demo-sized budget."""
-    data = yaml.safe_load(mapping_file.read_text())
-    data["sis"]["base_url"] = f"{url}/ims/oneroster"
-    if data["sis"]["auth"]["kind"] == "oauth2":
-        data["sis"]["auth"]["token_url"] = token_url
-    # The sandbox on loopback is fast; a production SIS keeps its district's own budget.
-    data["sis"]["budget"]["max_requests_per_second"] = 2000
-    mapping_file.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def _sandbox_environment(district: str, credentials: object) -> None:
-    """Demo credentials for the in-process sandbox, under the names the district file uses."""
-    prefix = f"PASSBACK_{district.upper().replace('-', '_')}"
-    for suffix, attribute in (("CLIENT_ID", "client_id"), ("CLIENT_SECRET", "client_secret"),
-                              ("KEY", "oauth1_key"), ("SECRET", "oauth1_secret"),
-                              ("VENDOR_KEY", "vendor_key"), ("VENDOR_SECRET", "vendor_secret")):
-        os.environ[f"{prefix}_{suffix}"] = getattr(credentials, attribute)
-
-
 def _demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import free_port, point_at_sandbox, sandbox_environment
     from pipeline.generate import generate_district
     from pipeline.sandbox import SandboxSIS
 
@@ -94,11 +62,11 @@ def _demo(args: argparse.Namespace) -> int:
     sandbox = SandboxSIS(generated.oneroster_dir, profile=args.profile,
                          closed_grading_periods=generated.closed_grading_periods,
                          state_path=out / "sandbox-state.jsonl",
-                         port=_free_port(DEMO_PORT))
+                         port=free_port(DEMO_PORT))
     with sandbox:
         print(f"sandbox SIS ({args.profile}) serving on {sandbox.url}")
-        _point_at_sandbox(generated.mapping_file, sandbox.url, sandbox.token_url)
-        _sandbox_environment(generated.district, sandbox.credentials)
+        point_at_sandbox(generated.mapping_file, sandbox.url, sandbox.token_url)
+        os.environ.update(sandbox_environment(generated.district, sandbox.credentials))
         os.environ["PASSBACK_MAPPINGS_DIR"] = str(generated.mapping_file.parent)
         args.district, args.grading_period, args.full_refresh = generated.district, None, False
         args.as_of, args.dry_run = generated.as_of.isoformat(), False

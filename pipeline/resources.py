@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipeline.config import DistrictConfig, load_districts, warehouse_path
 from pipeline.warehouse import ensure_schema
@@ -17,24 +18,36 @@ from pipeline.warehouse import ensure_schema
 
 class Warehouse(DuckDBResource):
     """dagster-duckdb's resource, with the warehouse's schemas created on first use and the
-    file kept readable by its owner only (it holds student records)."""
+    file kept readable by its owner only (it holds student records).
+
+    An empty `database` means `PASSBACK_WAREHOUSE` (or the git-ignored default), read when a
+    connection opens rather than when the code location loads, so the CLI, the UI and the
+    tests always agree on the file.
+    """
+
+    database: str = Field(default="", description="DuckDB file; empty: $PASSBACK_WAREHOUSE "
+                          "or .passback/warehouse.duckdb")
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        old_umask = os.umask(0o077)
-        try:
-            with super().get_connection() as conn:
+        path = Path(self.database) if self.database else warehouse_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        resolved = DuckDBResource(database=str(path), connection_config=self.connection_config)
+        with ExitStack() as stack:
+            # Only the file's creation needs the owner-only umask; it is process-wide, so it
+            # is restored before any asset code runs.
+            old_umask = os.umask(0o077)
+            try:
+                conn = stack.enter_context(resolved.get_connection())
+            finally:
                 os.umask(old_umask)
-                ensure_schema(conn)
-                yield conn
-        finally:
-            os.umask(old_umask)
+            ensure_schema(conn)
+            yield conn
 
     @classmethod
     def default(cls) -> Warehouse:
-        """The warehouse at `PASSBACK_WAREHOUSE` or the git-ignored default path."""
-        return cls(database=str(warehouse_path()))
+        """The warehouse at `PASSBACK_WAREHOUSE` or the default path, resolved per connection."""
+        return cls()
 
 
 class Districts(dg.ConfigurableResource):
