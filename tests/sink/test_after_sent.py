@@ -154,3 +154,20 @@ def test_dry_run_plans_and_sends_nothing(sandbox: SandboxSIS, gradebook: Gradebo
         ledger_rows = conn.execute("SELECT count(*) FROM passback.sync_ledger").fetchone()
     assert set(rows) == {("create", True, True)} and len(rows) == 8
     assert ledger_rows == (0,)
+
+
+def test_a_body_that_breaks_the_spec_is_never_sent(sandbox: SandboxSIS,
+                                                   gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.line_item("li-0001")["school_sourced_id"] = None  # 1.2 line items need a school
+    gradebook.save()
+
+    report = sync(gradebook, district_config(sandbox))
+
+    assert report.planned["invalid"] == 1 and report.planned["blocked"] == 3
+    assert report.counters.sent == 1 + 3
+    assert sandbox.store.line_item("li-0001") is None
+    plan = plan_sync(district_config(sandbox), GP_FALL, connect=connector(gradebook.path),
+                     as_of=AS_OF)
+    [invalid] = [a for a in plan.actions if a.action == "invalid"]
+    assert "school" in (invalid.reason or "")
