@@ -11,15 +11,14 @@ from pipeline.generate.mapping import env_prefix
 from pipeline.sandbox import SandboxCredentials
 
 
-def free_port(preferred: int) -> int:
-    """`preferred` if it is free on loopback, else any free port."""
+def free_port(preferred: int = 0) -> int:
+    """`preferred` if it is free on loopback, else (or when 0) a free port the OS picks."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+        return int(probe.getsockname()[1])
 
 
 def point_at_sandbox(mapping_file: Path, url: str, token_url: str,

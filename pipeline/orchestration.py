@@ -18,11 +18,7 @@ import dagster as dg
 
 from pipeline.config import DistrictConfig, load_districts
 from pipeline.grading_periods import GRADING_PERIODS_METADATA, GradingPeriod
-from pipeline.partitions import (
-    GRADING_PERIODS,
-    district_grading_period_partitions,
-    district_partitions,
-)
+from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
 from pipeline.sink import sis_writer_tags
 
 EXTRACT_GROUPS = ("otus_extract", "sis_extract")
@@ -47,7 +43,6 @@ def _passback_tags(partition_key: str) -> dict[str, str]:
 extract_job = dg.define_asset_job(
     "extract",
     selection=dg.AssetSelection.groups(*EXTRACT_GROUPS),
-    partitions_def=district_partitions,
     op_retry_policy=TRANSIENT_RETRY,
     description="Extract one district's Otus export and SIS roster and gradebook into DuckDB.",
 )
