@@ -98,6 +98,7 @@ def _figure(m: Measured) -> str:
         return (f"first {first['requests']:,} req at {first['requests_per_second']:.0f}/s "
                 f"({100 * first['share_of_ceiling']:.0f}% of {f['ceiling_rps']:.0f}); "
                 f"sequential {f['sequential_requests']['requests_per_second']:.0f}/s; "
+                f"bare {f['bare_parallel']['requests_per_second']:.0f}/s; "
                 f"delta 0 -> {f['delta_unchanged']['requests']} req, "
                 f"k={f['delta_changed']['k']} -> {f['delta_changed']['writes']} PUTs")
     if m.stage == "end_to_end":

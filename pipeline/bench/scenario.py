@@ -33,6 +33,7 @@ class Scenario:
     sink_line_items: int  # the sink's synthetic warehouse: line items x 25 students each
     sink_classes: int
     sink_baseline_records: int = 400  # the sequential loop: at 20 ms, ~40-50 requests/s
+    sink_bare_records: int = 1500  # bare parallel http.client: ~6 s at the ceiling
     sink_changed: int = 25  # k scores changed before the second delta
     e2e_dry_run: bool = False  # True when sending every result would take hours
 
@@ -44,7 +45,7 @@ class Scenario:
 
 SCENARIOS = {
     "smoke": [Scenario(100, sink_line_items=8, sink_classes=8, sink_baseline_records=40,
-                       sink_changed=5)],
+                       sink_bare_records=100, sink_changed=5)],
     "quick": [Scenario(1000, sink_line_items=100, sink_classes=40)],
     "district": [Scenario(1000, sink_line_items=100, sink_classes=40),
                  # 400 line items x 25 students: ~10,400 writes, ~42 s at the 250/s ceiling.
@@ -105,6 +106,7 @@ def _sink(scenario: Scenario, scratch: Path, stage: Callable[..., Measured]) -> 
                        "line_items": scenario.sink_line_items, "students": scenario.students,
                        "classes": scenario.sink_classes,
                        "baseline_records": scenario.sink_baseline_records,
+                       "bare_records": scenario.sink_bare_records,
                        "changed": scenario.sink_changed})
 
 

@@ -82,6 +82,8 @@ def sink(params: dict[str, Any]) -> dict[str, Any]:
     config = sb.district(params["root"])
     # Before the first sync, while every record is still planned: the same payloads.
     sequential = sb.sequential_loop(config, warehouse, params["baseline_records"])
+    # Bare http.client threads at the same concurrency: what this machine allows right now.
+    bare = sb.bare_parallel_loop(config, warehouse, params["bare_records"])
     first = sb.sync_once(config, warehouse)
     unchanged = sb.sync_once(config, warehouse)
     sb.change_scores(warehouse, params["changed"])
@@ -95,6 +97,7 @@ def sink(params: dict[str, Any]) -> dict[str, Any]:
                        "failed": first.counters.failed, "refused": first.counters.refused},
         "sequential_requests": {"records": params["baseline_records"],
                                 "requests_per_second": sequential},
+        "bare_parallel": {"records": params["bare_records"], "requests_per_second": bare},
         "delta_unchanged": {"requests": unchanged.requests,
                             "writes": unchanged.counters.writes},
         "delta_changed": {"k": params["changed"], "writes": changed.counters.writes,

@@ -1,0 +1,66 @@
+"""The benchmark harness in its smallest mode: every stage runs and reports real figures.
+
+Not a timed test: it checks the shape of results.json, that every stage produced positive
+figures and a peak RSS, and the two sink facts that hold at any speed: a delta with no change
+sends nothing, and changing k scores sends exactly k PUTs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "end_to_end"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One smoke run (~100 students, no dlt baseline), as `make bench` would run it."""
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.bench", "--mode", "smoke", "--no-dlt", "--json",
+         str(out)], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _stages(results: dict) -> dict[str, dict]:
+    return {s["stage"]: s for s in results["stages"]}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_every_stage_reports_positive_figures(results: dict) -> None:
+    stages = _stages(results)
+    assert set(stages) >= STAGES, f"missing stages: {STAGES - set(stages)}"
+    for name, stage in stages.items():
+        assert "error" not in stage["figures"], (name, stage["figures"])
+        assert stage["peak_rss_mib"] > 0, name
+        assert stage["process_seconds"] > 0, name
+    assert stages["generate"]["figures"]["scores"] > 0
+    for name in ("extract", "rules", "rules_sql"):
+        assert stages[name]["figures"]["rows_per_second"] > 0, name
+    assert stages["extract"]["figures"]["rows"] > 0
+    assert stages["rules"]["figures"]["result_candidates"] > 0
+    assert stages["end_to_end"]["figures"]["sent"] > 0
+    assert results["machine"]["cores"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sink_deltas_send_nothing_or_exactly_k(results: dict) -> None:
+    sink = _stages(results)["sink"]["figures"]
+    assert sink["first_sync"]["requests"] > 0
+    assert sink["first_sync"]["requests_per_second"] > 0
+    assert sink["sequential_requests"]["requests_per_second"] > 0
+    assert sink["delta_unchanged"]["requests"] == 0
+    assert sink["delta_changed"]["writes"] == sink["delta_changed"]["k"] > 0
+    goals = {g["goal"]: g for g in results["goals"]}
+    assert goals["delta, nothing changed"]["met"]
+    assert goals["delta, k scores changed"]["met"]
