@@ -1,6 +1,6 @@
 """Sending a plan: line items, then their results, then deletions, within the SIS budget.
 
-A fixed set of worker threads (the district's `max_concurrency`) pulls actions from one
+A fixed set of worker threads (about the district's `max_concurrency`) pulls actions from one
 iterator; each calls the OneRoster client, whose session retries 429 / 5xx / timeouts with
 backoff (honouring `Retry-After`), renews an OAuth 2 token once on 401, and holds the
 district's shared rate and in-flight budget. Every outcome goes to the ledger writer at once.

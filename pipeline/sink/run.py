@@ -139,11 +139,19 @@ def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str
           requests: Callable[[], int]) -> SyncCounters:
     start = requests()
     with LedgerWriter(connect) as ledger:
-        execution = Execution(plan, client, ledger, run_id, config.sis.budget.max_concurrency,
+        execution = Execution(plan, client, ledger, run_id, _workers(config, client),
                               lambda: requests() - start, log, progress_interval)
         counters = execution.run()
     counters.requests = requests() - start
     return counters
+
+
+def _workers(config: DistrictConfig, client: GradebookWriter) -> int:
+    """Worker threads: the SinkWriter holds an in-flight slot only on the wire, so two spare
+    workers prepare the next requests while the slots are busy (the budget still caps what is
+    in flight); a client that holds its slot throughout gets one worker per slot."""
+    slots = config.sis.budget.max_concurrency
+    return slots + 2 if isinstance(client, SinkWriter) else slots
 
 
 def _request_counter(client: GradebookWriter) -> Callable[[], int]:
