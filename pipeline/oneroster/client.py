@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import requests
 
-from pipeline.config import DistrictConfig, OAuth1Auth
+from pipeline.config import DistrictConfig, OAuth1Auth, _check_url
 from pipeline.oneroster.auth import (
     OneRosterAuthError,
     SignatureType,
@@ -54,6 +54,11 @@ class OneRosterClient:
     def __init__(self, config: DistrictConfig, *, page_size: int = DEFAULT_PAGE_SIZE,
                  retry: RetryPolicy | None = None, signature_type: SignatureType = "header"):
         sis = config.sis
+        # Validated configs already refuse it; one built around validation (model_copy,
+        # model_construct) must still never send credentials in clear to a remote host.
+        for url in (sis.rostering_base, sis.gradebook_base, getattr(sis.auth, "token_url", "")):
+            if url:
+                _check_url(url)
         self.config = config
         self.version = sis.oneroster_version
         self.page_size = page_size
@@ -97,7 +102,9 @@ class OneRosterClient:
         url = self._bases[ep.service] + ep.path(self.version)
         size = ep.page_size or self.page_size
         first = self._page(ep, url, {**params, "limit": size, "offset": 0})
-        if first.total is not None:
+        # A total below what the first page already holds is a lie: trusting it would drop
+        # records silently (and a full load would then delete them). Walk the pages instead.
+        if first.total is not None and first.total >= len(first.records):
             pages = [first, *self._remaining_by_total(ep, url, params, first)]
         else:
             pages = [first, *self._remaining_in_sequence(ep, url, params, first)]
@@ -195,7 +202,14 @@ class OneRosterClient:
         if records is None:
             # Tolerate a server that names the wrapper differently: the one list in the body.
             lists = [value for value in body.values() if isinstance(value, list)]
-            records = lists[0] if len(lists) == 1 else []
+            records = lists[0] if len(lists) == 1 else None
+        if not isinstance(records, list):
+            # An imsx failure (or any body without the collection) sent with a 200 is not an
+            # empty collection: reading it as one would wipe the district's rows on a full load.
+            imsx = body.get("imsx_description") or body.get("imsx_codeMajor")
+            raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body holds no "
+                                 f"`{ep.wrapper_key}` list" + (f" (imsx: {imsx})" if imsx else ""),
+                                 response.status_code)
         self.stats.count(pages=1)
         total = response.headers.get("X-Total-Count")
         next_link = response.links.get("next", {}).get("url")
@@ -257,7 +271,10 @@ class OneRosterClient:
         except ValueError:
             raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not JSON",
                                  response.status_code) from None
-        return body if isinstance(body, dict) else {}
+        if not isinstance(body, dict):
+            raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not a JSON "
+                                 "object", response.status_code)
+        return body
 
     def _outcome(self, response: requests.Response) -> WriteOutcome:
         body: JSON | None = None
