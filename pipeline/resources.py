@@ -31,7 +31,9 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         path = Path(self.database) if self.database else warehouse_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The folder owner-only too: DuckDB creates the WAL (student records) later, under
+        # the process umask, so the folder is what keeps it private.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         resolved = DuckDBResource(database=str(path), connection_config=self.connection_config)
         with ExitStack() as stack:
             # Only the file's creation needs the owner-only umask; it is process-wide, so it

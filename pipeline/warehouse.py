@@ -165,7 +165,9 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the warehouse file, created owner-only if new."""
     path = path or warehouse_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The folder owner-only too: DuckDB creates the WAL (student records) later, under
+    # the process umask, so the folder is what keeps it private.
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Grades are student records: a new file (and its WAL) is readable by its owner only.
     old_umask = os.umask(0o077)
     try:

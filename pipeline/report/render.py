@@ -106,7 +106,9 @@ def write_private(path: Path, text: str) -> None:
 
 def write_report(data: ReportData, folder: Path) -> dict[str, Path]:
     """Write the HTML page and the CSVs into `folder`; returns their paths."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Every folder it creates is owner-only, not just the last (mkdir's mode skips parents).
+    for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+        missing.mkdir(mode=0o700, exist_ok=True)
     files = {
         "html": (folder / "quality_report.html", render_html(data)),
         "summary_csv": (folder / "summary.csv", summary_csv(data)),
