@@ -14,6 +14,7 @@ import dagster as dg
 
 from pipeline.config import DistrictConfig, load_districts
 from pipeline.grading_periods import GradingPeriod, grading_periods
+from pipeline.locks import owner_tags, release_dead_runs
 from pipeline.orchestration import TRIGGER_TAG
 from pipeline.partitions import GRADING_PERIODS
 from pipeline.sink import sis_writer_tags
@@ -95,6 +96,8 @@ def run_district(
     instance = instance or project_instance()
     config: DistrictConfig = load_districts()[district]
     as_of = as_of or datetime.now(tz=config.zone).date()
+    # A run killed mid-step keeps its pool slot claimed: release it, or this run waits forever.
+    release_dead_runs(instance, log)
     log(f"{district}: extracting the Otus export and the SIS ({config.sis.profile}, "
         f"OneRoster {config.sis.oneroster_version})")
     extract_config: dict[str, Any] = {**QUIET}
@@ -103,7 +106,7 @@ def run_district(
                                  for name in _sis_entities(defs)}
     extract = defs.resolve_job_def("extract").execute_in_process(
         partition_key=district, instance=instance, run_config=extract_config,
-        tags={TRIGGER_TAG: "manual"}, raise_on_error=False)
+        tags={TRIGGER_TAG: "manual", **owner_tags()}, raise_on_error=False)
     outcome = DistrictOutcome(district, as_of, extract.run_id, extract.success)
     if not extract.success:
         log(f"{district}: extract failed (run {extract.run_id}); see the run's logs")
@@ -140,6 +143,6 @@ def _run_period(defs: dg.Definitions, instance: dg.DagsterInstance, config: Dist
         partition_key=dg.MultiPartitionKey(
             {"district": config.district, GRADING_PERIODS: period.partition_key}),
         instance=instance, run_config=run_config, raise_on_error=False,
-        tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district)},
+        tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district), **owner_tags()},
     )
     return PeriodOutcome(period, result.run_id, result.success, _materialized(result))
