@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.config import DistrictConfig
+from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
 from pipeline.sink.ledger import DELETED, REJECTED, SENT, LedgerEntry, read_ledger
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
 from pipeline.sink.schema import body_problem
@@ -31,14 +32,9 @@ WRITES = ("create", "update", "delete")
 ACTIONS = ("create", "update", "delete", "unchanged", "refused", "blocked", "invalid",
            "stopped", "frozen")
 
-# Same definition as the rules layer (assets/transform/candidates.py): listed by the district,
-# closed by the SIS's grading window, or past the district's close-after-end policy.
-_CLOSED_SQL = """
+_CLOSED_SQL = f"""
 SELECT sourced_id FROM sis.academic_sessions
-WHERE district = $district AND type = 'gradingPeriod'
-  AND (list_contains($listed, sourced_id)
-       OR ($use_window AND grading_window_open IS FALSE)
-       OR ($close_days IS NOT NULL AND end_date + CAST($close_days AS INTEGER) < $as_of))
+WHERE district = $district AND type = 'gradingPeriod' AND {CLOSED_PREDICATE}
 """
 
 
@@ -93,12 +89,9 @@ class SyncPlan:
 def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                            as_of: date) -> set[str]:
     """Grading periods of a district that are closed on `as_of`."""
-    closed = config.passback.closed_grading_periods
-    rows = conn.execute(_CLOSED_SQL, {
-        "district": config.district, "listed": list(closed.listed),
-        "use_window": closed.use_sis_grading_window, "close_days": closed.close_days_after_end,
-        "as_of": as_of}).fetchall()
-    return {row[0] for row in rows} | set(closed.listed)
+    rows = conn.execute(_CLOSED_SQL, {"district": config.district,
+                                      **closed_params(config, as_of)}).fetchall()
+    return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[JSON]:
