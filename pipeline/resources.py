@@ -28,9 +28,13 @@ class Warehouse(DuckDBResource):
     database: str = Field(default="", description="DuckDB file; empty: $PASSBACK_WAREHOUSE "
                           "or .passback/warehouse.duckdb")
 
+    def path(self) -> Path:
+        """The DuckDB file this resource opens now."""
+        return Path(self.database) if self.database else warehouse_path()
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        path = Path(self.database) if self.database else warehouse_path()
+        path = self.path()
         # The folder owner-only too: DuckDB creates the WAL (student records) later, under
         # the process umask, so the folder is what keeps it private.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -43,7 +43,7 @@ def quality_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         gp = resolve_grading_period(conn, district, period_key)
         data = load_report_data(conn, district, gp)
     # Rendering and file I/O happen after the warehouse connection is released.
-    paths = write_report(data, report_folder(warehouse.database, district, period_key))
+    paths = write_report(data, report_folder(str(warehouse.path()), district, period_key))
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.md(markdown_summary(data, paths["html"])),
         "report_path": dg.MetadataValue.path(str(paths["html"])),
