@@ -18,10 +18,10 @@ from pipeline.sink.writer import SinkWriter
 
 GROUP = "sink"
 KEY = dg.AssetKey(["passback", "sis_sync"])
-# Not the warehouse pool: a sync waits on the SIS for minutes and holds DuckDB only for short
-# ledger commits (which wait out a busy file). One SIS writer per district is enforced by the
-# instance's `passback/sis_writer` run-tag limit and by a per-district lock in pipeline.sink.
-POOL = "sis_writer"
+# No pool: a sync waits on the SIS for minutes and holds DuckDB only for short ledger commits
+# (which wait out a busy file), so the warehouse pool would stall every writer; and a global
+# pool (limit 1) would serialise every district's sink. One SIS writer per district is
+# enforced by the instance's `passback/sis_writer` run-tag limit and a per-district lock.
 NO_FAILED_WRITES = dg.AssetCheckSpec("no_failed_writes", asset=KEY, blocking=False,
                                      description="Every planned write reached the SIS (failures "
                                                  "are retried on the next run).")
@@ -56,7 +56,7 @@ def _metadata(report: SyncReport, grading_period: str) -> dict[str, Any]:
 
 @dg.asset(
     key=KEY, deps=[LINE_ITEMS, RESULTS], partitions_def=district_grading_period_partitions,
-    group_name=GROUP, kinds={"oneroster", "duckdb"}, pool=POOL,
+    group_name=GROUP, kinds={"oneroster", "duckdb"},
     check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS],
 )
 def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: Warehouse,
