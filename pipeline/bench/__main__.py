@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.bench.harness import Measured
-from pipeline.bench.report import goals, goals_table, machine, table
+from pipeline.bench.report import goals, goals_table, machine, markdown, table
 from pipeline.bench.scenario import SCENARIOS, dlt_installed, run_scenario
 from pipeline.config import PROJECT_ROOT
 
@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="skip the dlt baseline (it is skipped anyway if dlt is missing)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the scratch folders (districts, warehouses, stage logs) here")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="only print an earlier run's results as Markdown tables")
     return parser
 
 
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run every scenario of the mode; print the tables; write the JSON. Exit 1 if a stage
     failed (a missed goal is a figure to read, not a failure of the run)."""
     args = _parser().parse_args(argv)
+    if args.render:
+        print(markdown(json.loads(args.render.read_text(encoding="utf-8"))))
+        return 0
     with_dlt = not args.no_dlt and dlt_installed()
     if not with_dlt:
         print("dlt is not installed (pip install -e '.[bench]'): no extract baseline",

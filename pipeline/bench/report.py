@@ -95,15 +95,19 @@ def _figure(m: Measured) -> str:
         return f"{f['result_candidates']:,} results, {f['rows_per_second']:,.0f} rows/s"
     if m.stage == "sink":
         first = f["first_sync"]
+        bare = f.get("bare_parallel", {}).get("requests_per_second", float("nan"))
         return (f"first {first['requests']:,} req at {first['requests_per_second']:.0f}/s "
                 f"({100 * first['share_of_ceiling']:.0f}% of {f['ceiling_rps']:.0f}); "
                 f"sequential {f['sequential_requests']['requests_per_second']:.0f}/s; "
-                f"bare {f['bare_parallel']['requests_per_second']:.0f}/s; "
+                f"bare {bare:.0f}/s; "
                 f"delta 0 -> {f['delta_unchanged']['requests']} req, "
                 f"k={f['delta_changed']['k']} -> {f['delta_changed']['writes']} PUTs")
     if m.stage == "end_to_end":
-        mode = "dry run, " if f["dry_run"] else ""
-        return f"{mode}{f['sent']:,} writes sent"
+        if f["dry_run"]:
+            planned = sum(p["planned"] for p in f["periods"])
+            return f"dry run: {planned:,} writes planned, none sent"
+        rates = ", ".join(f"{p['rate_per_second']:.0f}" for p in f["periods"])
+        return f"{f['sent']:,} writes sent (sink at {rates} req/s)"
     return ""
 
 
@@ -129,4 +133,25 @@ def goals_table(found: list[dict[str, Any]]) -> str:
     for g in found:
         lines.append(f"{g['scenario']:<16} {g['goal']:<26} {g['target']:<22} "
                      f"{g['measured']:<14} {'met' if g['met'] else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """A results.json as the Markdown tables docs/benchmarks.md quotes (figures, goals)."""
+    stages = [Measured(s["scenario"], s["stage"], s["figures"], s["process_seconds"],
+                       s["peak_rss_mib"]) for s in document["stages"]]
+    host = document["machine"]
+    lines = [f"`{document['command']}` ({document['finished_at'][:16]} UTC, "
+             f"{document['wall_seconds']:,.0f} s; {host['cores']} cores, "
+             f"{host['memory_mib'] / 1024:.1f} GiB, Python {host['python']}, load average "
+             f"{host['load_average'][0]:.1f} before and "
+             f"{document['load_average_after'][0]:.1f} after)", "",
+             "| scenario | stage | seconds | peak RSS MiB | figure |",
+             "| --- | --- | ---: | ---: | --- |"]
+    lines += [f"| {m.scenario} | {m.stage} | {_seconds(m):,.2f} | {m.peak_rss_mib:,.0f} | "
+              f"{_figure(m)} |" for m in stages]
+    lines += ["", "| scenario | goal | target | measured | verdict |",
+              "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {g['scenario']} | {g['goal']} | {g['target']} | {g['measured']} | "
+              f"{'met' if g['met'] else '**missed**'} |" for g in document["goals"]]
     return "\n".join(lines)
