@@ -22,9 +22,15 @@ from assets.extract.loading import (
     write_quarantine,
     write_table,
 )
-from pipeline.config import DistrictConfig
+from pipeline.config import ConfigError, DistrictConfig
 from pipeline.grading_periods import grading_periods, grading_periods_metadata
-from pipeline.oneroster import ENDPOINTS, Endpoint, Extract, OneRosterResource
+from pipeline.oneroster import (
+    ENDPOINTS,
+    Endpoint,
+    Extract,
+    OneRosterAuthError,
+    OneRosterResource,
+)
 from pipeline.resources import Districts, Warehouse
 
 GROUP = "sis_extract"
@@ -59,8 +65,12 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
     with warehouse.get_connection() as conn:
         since = None if full_refresh else read_cursor(conn, district, ep.entity)
     full = since is None
-    with oneroster.client(config) as client:
-        extract = client.extract(ep.entity, since=since)
+    try:
+        with oneroster.client(config) as client:
+            extract = client.extract(ep.entity, since=since)
+    except (OneRosterAuthError, ConfigError) as exc:
+        # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     with warehouse.get_connection() as conn, transaction(conn):
         changes = write_table(conn, f"sis.{ep.entity}", district, extract.rows, ["sourced_id"],
                               full=full, deleted=extract.deleted)
