@@ -1,0 +1,1 @@
+"""Reliability: faults, crashes, bad input, secrets and student data (docs/reliability.md)."""

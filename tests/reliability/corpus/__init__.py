@@ -1,0 +1,1 @@
+"""The bad-input corpus: Otus export cases and SIS answer cases, each with its expected outcome."""
