@@ -167,5 +167,8 @@ OTUS_CASES: list[OtusCase] = [
              "several files", _second_format("users")),
     OtusCase("otus-ragged-row", "class_assignments.csv with two surplus cells in a row",
              "refused", "class_assignments", _ragged("class_assignments")),
+    OtusCase("otus-10mb-title", "an assessment title of 10 MB", "refused",
+             "assessments: the file cannot be read",
+             _set("assessments", "title", "T" * 10_485_760)),
     OtusCase("otus-bom", "users.csv starting with a UTF-8 BOM", "loaded", "", _bom("users")),
 ]
