@@ -13,26 +13,11 @@ import duckdb
 
 from pipeline.generate.calendar import SchoolCalendar
 from pipeline.generate.roster import COURSES
+from pipeline.oneroster_csv import COLUMNS
 
-# The 1.1 CSV headers, exactly as the binding names them.
+# The files the generator writes (gradebook files are absent: the SIS starts empty).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "orgs": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier",
-             "parentSourcedId"),
-    "academicSessions": ("sourcedId", "status", "dateLastModified", "title", "type",
-                         "startDate", "endDate", "parentSourcedId", "schoolYear"),
-    "courses": ("sourcedId", "status", "dateLastModified", "schoolYearSourcedId", "title",
-                "courseCode", "grades", "orgSourcedId", "subjects", "subjectCodes"),
-    "classes": ("sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId",
-                "classCode", "classType", "location", "schoolSourcedId", "termSourcedIds",
-                "subjects", "subjectCodes", "periods"),
-    "users": ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role",
-              "username", "userIds", "givenName", "familyName", "middleName", "identifier",
-              "email", "sms", "phone", "agentSourcedIds", "grades", "password"),
-    "enrollments": ("sourcedId", "status", "dateLastModified", "classSourcedId",
-                    "schoolSourcedId", "userSourcedId", "role", "primary", "beginDate",
-                    "endDate"),
-    "categories": ("sourcedId", "status", "dateLastModified", "title"),
-}
+    name: columns for name, columns in COLUMNS.items() if name not in ("lineItems", "results")}
 ABSENT = ("classResources", "courseResources", "demographics", "lineItems", "resources",
           "results")
 SCHOOL_NAMES = ("Lincoln", "Roosevelt", "Jefferson", "Washington", "Franklin", "Kennedy",

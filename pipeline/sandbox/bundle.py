@@ -6,30 +6,7 @@ import csv
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-# The OneRoster 1.1 CSV binding's column order for each file the sandbox reads.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "orgs": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier",
-             "parentSourcedId"),
-    "academicSessions": ("sourcedId", "status", "dateLastModified", "title", "type",
-                         "startDate", "endDate", "parentSourcedId", "schoolYear"),
-    "courses": ("sourcedId", "status", "dateLastModified", "schoolYearSourcedId", "title",
-                "courseCode", "grades", "orgSourcedId", "subjects", "subjectCodes"),
-    "classes": ("sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId",
-                "classCode", "classType", "location", "schoolSourcedId", "termSourcedIds",
-                "subjects", "subjectCodes", "periods"),
-    "users": ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role",
-              "username", "userIds", "givenName", "familyName", "middleName", "identifier",
-              "email", "sms", "phone", "agentSourcedIds", "grades", "password"),
-    "enrollments": ("sourcedId", "status", "dateLastModified", "classSourcedId",
-                    "schoolSourcedId", "userSourcedId", "role", "primary", "beginDate",
-                    "endDate"),
-    "categories": ("sourcedId", "status", "dateLastModified", "title"),
-    "lineItems": ("sourcedId", "status", "dateLastModified", "title", "description",
-                  "assignDate", "dueDate", "classSourcedId", "categorySourcedId",
-                  "gradingPeriodSourcedId", "resultValueMin", "resultValueMax"),
-    "results": ("sourcedId", "status", "dateLastModified", "lineItemSourcedId",
-                "studentSourcedId", "scoreStatus", "score", "scoreDate", "comment"),
-}
+from pipeline.oneroster_csv import COLUMNS
 
 
 def write_bundle(directory: Path, tables: Mapping[str, Iterable[Mapping[str, object]]]) -> Path:
