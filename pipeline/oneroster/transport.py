@@ -108,11 +108,16 @@ def retries_of(response: requests.Response) -> int:
 
 
 class RateLimiter:
-    """A token bucket: at most `rate` requests per second on average, bursts up to `burst`."""
+    """A token bucket: at most `rate` requests per second, bursts up to `burst`.
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    The default burst is one request: requests are spaced 1/rate apart, so no second ever
+    holds more than the budget. A bucket a second deep would let a fresh or idle client send
+    twice the rate in its first second, and a SIS counting a sliding second answers 429.
+    """
+
+    def __init__(self, rate: float, burst: float = 1.0) -> None:
         self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.capacity = burst
         self._tokens = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()

@@ -11,13 +11,11 @@ Everything else is the client's: the process-wide `budget_for` (so the extract a
 share one budget per district), `RetryPolicy` (urllib3 `Retry`: 429 / 5xx / timeouts, backoff
 with jitter, `Retry-After`), `TokenManager` (one renewal on 401), the OAuth 1.0a signer (signed
 afresh on every attempt: servers refuse a replayed nonce), the vendor header and `WriteOutcome`.
-On top of the shared budget, writes are paced without bursts (see `pacer_for`).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -30,27 +28,9 @@ from pipeline.config import DistrictConfig, OAuth1Auth
 from pipeline.oneroster import OneRosterAuthError, OneRosterError, WriteOutcome, endpoint
 from pipeline.oneroster.auth import TokenManager, oauth1, vendor_headers
 from pipeline.oneroster.models import parse_imsx
-from pipeline.oneroster.transport import RateLimiter, RequestStats, RetryPolicy, budget_for
+from pipeline.oneroster.transport import RequestStats, RetryPolicy, budget_for
 
 WRITE_METHODS = frozenset({"PUT", "DELETE"})
-_PACERS: dict[tuple[str, float], RateLimiter] = {}
-_PACERS_LOCK = threading.Lock()
-
-
-def pacer_for(district: str, requests_per_second: float) -> RateLimiter:
-    """A process-wide, burst-free pace for a district's writes.
-
-    The shared budget's token bucket holds a full second of tokens, so it lets up to twice the
-    rate through in the first second; a SIS that counts requests in a sliding second answers
-    429 to the excess (the sandbox does). A bucket of one token keeps every second within it.
-    """
-    key = (district, requests_per_second)
-    with _PACERS_LOCK:
-        if key not in _PACERS:
-            _PACERS[key] = RateLimiter(requests_per_second, burst=1.0)
-        return _PACERS[key]
-
-
 class _Body:
     """Just enough of a requests.Response for the client's `parse_imsx`."""
 
@@ -70,7 +50,6 @@ class SinkWriter:
         self._policy = policy or RetryPolicy()
         self._budget = budget_for(config.district, sis.budget.max_requests_per_second,
                                   sis.budget.max_concurrency)
-        self._pace = pacer_for(config.district, sis.budget.max_requests_per_second)
         # One host: a single connection pool, so no URL is parsed twice per request.
         self._pool = urllib3.connection_from_url(
             sis.gradebook_base, maxsize=sis.budget.max_concurrency, retries=False,
@@ -132,7 +111,6 @@ class SinkWriter:
         renewed = False
         while True:
             headers, token = self._auth(method, url)
-            self._pace.acquire()
             try:
                 with self._budget.slot():  # held only while the request is on the wire
                     response = self._pool.urlopen(method, url[self._origin_length:], body=body,
