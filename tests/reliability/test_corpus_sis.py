@@ -5,6 +5,7 @@ partial commit, and the earlier load of both districts intact."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pipeline.oneroster import OneRosterResource, endpoint
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import connect
 from tests.reliability.corpus.sis_cases import SIS_CASES, SISCase
-from tests.reliability.corpus.sis_server import GOOD_RECORDS, BadSIS, bad_sis
+from tests.reliability.corpus.sis_server import GOOD_RECORDS, BadSIS, bad_sis, honest
 from tests.reliability.test_corpus_otus import failure_text
 
 GOOD, BAD = "gooddist", "baddist"
@@ -63,28 +64,43 @@ def snapshot(warehouse: Path, district: str) -> tuple[str, list[str], int]:
     return hashlib.sha256(repr(rows).encode()).hexdigest(), ids, int(quarantined)
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[BadSIS]:
+@pytest.fixture(scope="module")
+def server() -> Iterator[BadSIS]:
     """The bad SIS, with the corpus district's secrets in the environment."""
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    with bad_sis() as running:
+    with pytest.MonkeyPatch.context() as patch, bad_sis() as running:
+        for name, value in SECRETS.items():
+            patch.setenv(name, value)
         yield running
 
 
-@pytest.mark.parametrize("case", SIS_CASES, ids=[c.id for c in SIS_CASES])
-def test_bad_sis_answer(case: SISCase, server: BadSIS, generated: GeneratedDistrict,
-                        tmp_path: Path) -> None:
-    """Load both districts from an honest SIS, then let the bad district's SIS misbehave."""
-    mappings, warehouse = tmp_path / "mappings", tmp_path / "warehouse.duckdb"
+@pytest.fixture(scope="module")
+def loaded(server: BadSIS, generated: GeneratedDistrict,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(warehouse, mappings) with both districts loaded from the honest SIS; copied per case."""
+    root = tmp_path_factory.mktemp("sis-corpus")
+    mappings, warehouse = root / "mappings", root / "warehouse.duckdb"
     mappings.mkdir()
+    server.scenario, server.records = honest, GOOD_RECORDS
     for district in (GOOD, BAD):
         _district_file(mappings, generated, district, server.url)
         assert extract(warehouse, mappings, district).success
+    return warehouse, mappings
+
+
+@pytest.mark.parametrize("case", SIS_CASES, ids=[c.id for c in SIS_CASES])
+def test_bad_sis_answer(case: SISCase, server: BadSIS, loaded: tuple[Path, Path],
+                        tmp_path: Path) -> None:
+    """Both districts loaded from an honest SIS; then the bad district's SIS misbehaves."""
+    warehouse, mappings = tmp_path / "warehouse.duckdb", loaded[1]
+    shutil.copyfile(loaded[0], warehouse)
+    server.requests = 0
     before = snapshot(warehouse, BAD)
     good_before = snapshot(warehouse, GOOD)
     server.scenario, server.records = case.scenario, case.records
-    result = extract(warehouse, mappings, BAD)
+    try:
+        result = extract(warehouse, mappings, BAD)
+    finally:
+        server.scenario, server.records = honest, GOOD_RECORDS
     after = snapshot(warehouse, BAD)
     message = failure_text(result)
     context = (f"{case.id} ({case.input}): expected {case.outcome} {case.fragment!r}; got "
