@@ -9,7 +9,8 @@ from typing import Any
 import dagster as dg
 
 from assets.transform.passback_rules import LINE_ITEMS, RESULTS, resolve_grading_period
-from pipeline.oneroster import OneRosterResource, RetryPolicy
+from pipeline.config import ConfigError
+from pipeline.oneroster import OneRosterAuthError, OneRosterResource, RetryPolicy
 from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
 from pipeline.resources import Districts, Warehouse
 from pipeline.sink import SyncReport, run_sync, sis_writer_tags
@@ -80,10 +81,14 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
     policy = RetryPolicy(total=oneroster.max_retries, backoff_factor=oneroster.backoff_factor,
                          backoff_max=oneroster.backoff_max_seconds,
                          backoff_jitter=oneroster.backoff_jitter)
-    with nullcontext(None) if dry_run else SinkWriter(district, policy) as client:
-        report = run_sync(district, grading_period, client=client,
-                          connect=warehouse.get_connection, dry_run=dry_run,
-                          run_id=context.run.run_id, as_of=as_of, log=context.log.info)
+    try:
+        with nullcontext(None) if dry_run else SinkWriter(district, policy) as client:
+            report = run_sync(district, grading_period, client=client,
+                              connect=warehouse.get_connection, dry_run=dry_run,
+                              run_id=context.run.run_id, as_of=as_of, log=context.log.info)
+    except (OneRosterAuthError, ConfigError) as exc:
+        # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     return dg.MaterializeResult(metadata=_metadata(report, grading_period),
                                 check_results=_checks(report))
 

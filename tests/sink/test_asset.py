@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from assets.sink import sis_sync
 from pipeline.oneroster import OneRosterResource
 from pipeline.resources import Districts, Warehouse
 from pipeline.sandbox import SandboxSIS
-from tests.sink.conftest import GP_FALL, Gradebook, district_config
+from tests.sink.conftest import ENV, GP_FALL, Gradebook, district_config
 
 # The asset's partitions are the districts of mappings/ at load time: the demo district.
 DEMO = "demo"
@@ -79,3 +80,19 @@ def test_sink_runs_carry_the_one_writer_per_district_tag() -> None:
     assert job.partitioned_config is not None
     tags = job.partitioned_config.get_tags_for_partition_key(f"{DEMO}|{GP_FALL}")
     assert tags["passback/sis_writer"] == DEMO
+
+
+def test_wrong_credentials_fail_at_once_without_step_retries(
+        tmp_path: Path, sandbox: SandboxSIS, monkeypatch: pytest.MonkeyPatch) -> None:
+    gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
+    gradebook.add_line_items(1)
+    gradebook.save()
+    for name in ("secret", "client_secret"):
+        monkeypatch.setenv(ENV[name], "not-the-secret")
+
+    with pytest.raises(dg.Failure) as failed:
+        _materialize(tmp_path, gradebook, sandbox)
+
+    assert failed.value.allow_retries is False  # a transient-failure retry would not heal it
+    assert "not-the-secret" not in str(failed.value.description)
+    assert sandbox.store.line_items() == []
