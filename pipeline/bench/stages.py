@@ -125,8 +125,34 @@ def end_to_end(params: dict[str, Any]) -> dict[str, Any]:
                     "planned", "sent", "requests", "failed", "refused", "rate_per_second",
                     "duration_seconds")}}
                for p in outcome.periods]
+    run_ids = [outcome.extract_run_id, *(p.run_id for p in outcome.periods)]
     return {"seconds": seconds, "dry_run": params["dry_run"], "periods": periods,
-            "sent": sum(p["sent"] for p in periods)}
+            "sent": sum(p["sent"] for p in periods), "step_seconds": step_seconds(run_ids)}
+
+
+def step_seconds(run_ids: list[str]) -> dict[str, float]:
+    """Each Dagster step's wall time (start to success) in the given runs, from the event log.
+
+    The end-to-end run is one process, so its peak RSS cannot be split by step; its time can.
+    """
+    import dagster as dg
+
+    from pipeline.instance import instance
+
+    events = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
+    started: dict[str, float] = {}
+    found: dict[str, float] = {}
+    store = instance()
+    for run_id in run_ids:
+        for record in store.all_logs(run_id, of_type=events):
+            event = record.dagster_event
+            if event is None or record.step_key is None:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                started[record.step_key] = record.timestamp
+            elif record.step_key in started:
+                found[record.step_key] = round(record.timestamp - started[record.step_key], 2)
+    return found
 
 
 STAGES = {"generate": generate, "rules": rules, "rules_sql": rules_sql, "sink": sink,

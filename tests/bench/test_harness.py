@@ -49,6 +49,7 @@ def test_every_stage_reports_positive_figures(results: dict) -> None:
     assert stages["extract"]["figures"]["rows"] > 0
     assert stages["rules"]["figures"]["result_candidates"] > 0
     assert stages["end_to_end"]["figures"]["sent"] > 0
+    assert stages["end_to_end"]["figures"]["step_seconds"]["passback__sis_sync"] > 0
     assert results["machine"]["cores"] >= 1
 
 
