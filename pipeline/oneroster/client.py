@@ -106,6 +106,7 @@ class OneRosterClient:
         # records silently (and a full load would then delete them). Walk the pages instead.
         if first.total is not None and first.total >= len(first.records):
             pages = [first, *self._remaining_by_total(ep, url, params, first)]
+            pages += self._beyond_total(ep, url, params, pages)
         else:
             pages = [first, *self._remaining_in_sequence(ep, url, params, first)]
         # Later pages win if a record moved between pages while we were reading.
@@ -176,6 +177,28 @@ class OneRosterClient:
         return list(self._pool.map(
             lambda offset: self._page(ep, url, {**params, "limit": size, "offset": offset}),
             offsets))
+
+    def _beyond_total(self, ep: Endpoint, url: str, params: dict[str, Any],
+                      pages: list[Page]) -> list[Page]:
+        """Pages past a total that may be short: a full last page means there may be more.
+
+        Costs one empty page when the total was right; keeps a total that under-reports from
+        silently dropping records (a full load would then delete them from the warehouse).
+        """
+        step = len(pages[0].records)
+        offset = sum(len(page.records) for page in pages)
+        size = ep.page_size or self.page_size
+        if len(pages) == 1 and step < size:
+            return []  # one page, smaller than asked for, holding the whole total: the end
+        found: list[Page] = []
+        last = pages[-1]
+        while step and len(last.records) >= step:
+            last = self._page(ep, url, {**params, "limit": size, "offset": offset})
+            if not last.records:
+                break
+            found.append(last)
+            offset += len(last.records)
+        return found
 
     def _remaining_in_sequence(self, ep: Endpoint, url: str, params: dict[str, Any],
                                first: Page) -> list[Page]:
