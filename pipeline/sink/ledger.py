@@ -32,19 +32,6 @@ DELETED = "deleted"  # removed from the SIS (or already gone)
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
-    """The ledger's view of one SIS object."""
-
-    entity: str
-    sourced_id: str
-    grading_period_sourced_id: str | None
-    line_item_sourced_id: str | None
-    payload_hash: str | None
-    state: str
-    first_sent_at: datetime | None
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What happened to one object in this run; becomes (or updates) its ledger row."""
 
@@ -86,16 +73,6 @@ ON CONFLICT (district, entity, sourced_id) DO UPDATE SET
     first_sent_at = COALESCE(first_sent_at, EXCLUDED.first_sent_at),
     last_sent_at = EXCLUDED.last_sent_at, run_id = EXCLUDED.run_id
 """
-
-
-def read_ledger(conn: duckdb.DuckDBPyConnection, district: str,
-                ) -> dict[tuple[str, str], LedgerEntry]:
-    """Every ledger row of a district, keyed by (entity, sourced_id)."""
-    rows = conn.execute(
-        "SELECT entity, sourced_id, grading_period_sourced_id, line_item_sourced_id, "
-        "payload_hash, state, first_sent_at FROM passback.sync_ledger WHERE district = ?",
-        [district]).fetchall()
-    return {(row[0], row[1]): LedgerEntry(*row) for row in rows}
 
 
 def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:

@@ -14,7 +14,9 @@ built into its OneRoster record and hashed; the ledger says what the SIS last ac
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +25,7 @@ import duckdb
 
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
-from pipeline.sink.ledger import DELETED, REJECTED, SENT, LedgerEntry, read_ledger
+from pipeline.sink.ledger import REJECTED, SENT
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
 from pipeline.sink.schema import body_problem
 
@@ -38,7 +40,7 @@ WHERE district = $district AND type = 'gradingPeriod' AND {CLOSED_PREDICATE}
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     """One object and what the sync does with it."""
 
@@ -94,28 +96,65 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
     return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[JSON]:
-    cursor = conn.execute(sql, params)
+# The partition's accepted rows, each with its ledger state, in the order they are sent. The
+# rules layer's bookkeeping columns are left out: they are in no OneRoster record, and turning
+# them (time-zone-aware timestamps among them) into Python objects per row buys nothing.
+# `ledger_sent` is "the SIS holds an object under this sourcedId" (sent once, not deleted).
+_PARTITION_SQL = {
+    LINE_ITEMS: """
+SELECT a.* EXCLUDE (district, assignment_id, assessment_id, teacher_user_id, updated_at, as_of,
+                    computed_at),
+       l.payload_hash AS ledger_hash, l.state AS ledger_state,
+       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent
+FROM passback.line_items a
+LEFT JOIN passback.sync_ledger l
+  ON l.district = a.district AND l.entity = 'line_items' AND l.sourced_id = a.sourced_id
+WHERE a.district = $district AND a.grading_period_sourced_id = $gp
+ORDER BY a.sourced_id
+""",
+    RESULTS: """
+SELECT a.* EXCLUDE (district, assignment_id, missing_is_zero, updated_at, as_of, computed_at),
+       l.payload_hash AS ledger_hash, l.state AS ledger_state,
+       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent
+FROM passback.results a
+LEFT JOIN passback.sync_ledger l
+  ON l.district = a.district AND l.entity = 'results' AND l.sourced_id = a.sourced_id
+WHERE a.district = $district AND a.grading_period_sourced_id = $gp
+ORDER BY a.line_item_sourced_id, a.sourced_id
+""",
+}
+# What the SIS holds from this partition that the district no longer accepts anywhere:
+# results before line items, so a deletion never leaves results under a missing line item.
+# A record that moved to another grading period is still accepted (the other partition
+# writes it, and deleting it here would race that write), hence the district-wide anti-join.
+_REMOVALS_SQL = """
+SELECT l.entity, l.sourced_id, l.line_item_sourced_id, l.payload_hash
+FROM passback.sync_ledger l
+WHERE l.district = $district AND l.grading_period_sourced_id = $gp
+  AND l.first_sent_at IS NOT NULL AND l.state <> 'deleted'
+  AND ((l.entity = 'results' AND NOT EXISTS (
+          SELECT 1 FROM passback.results r
+          WHERE r.district = l.district AND r.sourced_id = l.sourced_id))
+    OR (l.entity = 'line_items' AND NOT EXISTS (
+          SELECT 1 FROM passback.line_items li
+          WHERE li.district = l.district AND li.sourced_id = l.sourced_id)))
+ORDER BY l.entity = 'line_items', l.sourced_id
+"""
+# Rows converted to Python at a time: the partition never exists as one list of dicts.
+_BATCH_ROWS = 10_000
+
+
+def _partition_rows(conn: duckdb.DuckDBPyConnection, entity: str, district: str,
+                    grading_period: str) -> Iterator[JSON]:
+    """This partition's accepted rows of one entity with their ledger state, batch by batch.
+
+    The caller must consume it before running another query on `conn` (which would close
+    this result)."""
+    cursor = conn.execute(_PARTITION_SQL[entity], {"district": district, "gp": grading_period})
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _accepted(conn: duckdb.DuckDBPyConnection, district: str, grading_period: str
-              ) -> tuple[list[JSON], list[JSON], set[tuple[str, str]]]:
-    """This partition's accepted rows, and every accepted (entity, sourcedId) of the district."""
-    line_items = _rows(conn, "SELECT * FROM passback.line_items WHERE district = ? AND "
-                       "grading_period_sourced_id = ? ORDER BY sourced_id",
-                       [district, grading_period])
-    results = _rows(conn, "SELECT * FROM passback.results WHERE district = ? AND "
-                    "grading_period_sourced_id = ? ORDER BY line_item_sourced_id, sourced_id",
-                    [district, grading_period])
-    # A record that moved to another grading period is not "removed": the other partition
-    # writes it, and deleting it here would race that write.
-    everywhere = conn.execute(
-        "SELECT 'line_items', sourced_id FROM passback.line_items WHERE district = $d "
-        "UNION ALL SELECT 'results', sourced_id FROM passback.results WHERE district = $d",
-        {"d": district}).fetchall()
-    return line_items, results, {(row[0], row[1]) for row in everywhere}
+    while batch := cursor.fetchmany(_BATCH_ROWS):
+        for row in batch:
+            yield dict(zip(names, row, strict=True))
 
 
 def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
@@ -123,69 +162,60 @@ def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                    ) -> SyncPlan:
     """The sync plan of one district and grading period (reads the warehouse, sends nothing)."""
     builder = builder or PayloadBuilder.for_district(config)
+    district = config.district
     closed = grading_period in closed_grading_periods(conn, config, as_of)
-    line_items, results, accepted_anywhere = _accepted(conn, config.district, grading_period)
-    ledger = read_ledger(conn, config.district)
-    plan = SyncPlan(config.district, grading_period, closed)
-    for row in line_items:
-        plan.actions.append(_plan_record(builder, LINE_ITEMS, row, ledger, closed))
+    plan = SyncPlan(district, grading_period, closed)
+    for row in _partition_rows(conn, LINE_ITEMS, district, grading_period):
+        plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed))
     held = {a.sourced_id for a in plan.actions if a.action in ("refused", "invalid")}
-    for row in results:
-        if row["line_item_sourced_id"] in held and not closed:
+    for row in _partition_rows(conn, RESULTS, district, grading_period):
+        # Many results share a line item: one string object for all of them, not one per row.
+        line_item = row["line_item_sourced_id"] = sys.intern(row["line_item_sourced_id"])
+        if line_item in held and not closed:
             plan.actions.append(Action(RESULTS, row["sourced_id"], "blocked", grading_period,
-                                       row["line_item_sourced_id"],
-                                       reason="its line item is not in the SIS"))
+                                       line_item, reason="its line item is not in the SIS"))
             continue
-        plan.actions.append(_plan_record(builder, RESULTS, row, ledger, closed))
-    plan.actions += _removals(ledger, grading_period, accepted_anywhere, closed,
+        plan.actions.append(_plan_record(builder, RESULTS, row, grading_period, closed))
+    plan.actions += _removals(conn, district, grading_period, closed,
                               config.passback.propagate_deletions)
     return plan
 
 
-def _plan_record(builder: PayloadBuilder, entity: str, row: JSON,
-                 ledger: dict[tuple[str, str], LedgerEntry], closed: bool) -> Action:
+def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period: str,
+                 closed: bool) -> Action:
+    """The action for one accepted row, from its record's hash and its ledger state.
+
+    Only create / update keep their record (it is what they send); the row is dropped."""
     record = builder.record(entity, row)
     digest = payload_hash(record)
-    entry = ledger.get((entity, row["sourced_id"]))
-    line_item = row.get("line_item_sourced_id")
+    state = row["ledger_state"]
     base = {"entity": entity, "sourced_id": row["sourced_id"],
-            "grading_period_sourced_id": row["grading_period_sourced_id"],
-            "line_item_sourced_id": line_item, "payload_hash": digest}
-    same = entry is not None and entry.payload_hash == digest
-    if same and entry.state == SENT:
+            "grading_period_sourced_id": grading_period,
+            "line_item_sourced_id": row.get("line_item_sourced_id"), "payload_hash": digest}
+    same = state is not None and row["ledger_hash"] == digest
+    if same and state == SENT:
         return Action(action="unchanged", **base)
     if closed:
-        return Action(action="frozen", record=record, reason="the grading period is closed",
-                      **base)
-    if same and entry.state == REJECTED:
+        return Action(action="frozen", reason="the grading period is closed", **base)
+    if same and state == REJECTED:
         return Action(action="refused", reason="the SIS refused this exact payload", **base)
     problem = body_problem(builder.version, entity, wrap(entity, record))
     if problem:
-        return Action(action="invalid", record=record, reason=problem, **base)
-    exists = entry is not None and entry.first_sent_at is not None and entry.state != DELETED
-    return Action(action="update" if exists else "create", record=record, **base)
+        return Action(action="invalid", reason=problem, **base)
+    return Action(action="update" if row["ledger_sent"] else "create", record=record, **base)
 
 
-def _removals(ledger: dict[tuple[str, str], LedgerEntry], grading_period: str,
-              accepted_anywhere: set[tuple[str, str]], closed: bool, propagate: bool,
-              ) -> list[Action]:
-    """Objects the SIS holds from us that are no longer accepted; results before line items."""
-    removals: list[Action] = []
-    for entity in (RESULTS, LINE_ITEMS):
-        for (kind, sourced_id), entry in sorted(ledger.items()):
-            if kind != entity or entry.grading_period_sourced_id != grading_period:
-                continue
-            if (kind, sourced_id) in accepted_anywhere or entry.first_sent_at is None \
-                    or entry.state == DELETED:
-                continue
-            if closed:
-                action, reason = "frozen", "the grading period is closed"
-            elif propagate:
-                action, reason = "delete", "no longer passed back"
-            else:
-                action, reason = "stopped", ("no longer passed back; the SIS keeps it "
-                                             "(passback.propagate_deletions is off)")
-            removals.append(Action(entity, sourced_id, action, grading_period,
-                                   entry.line_item_sourced_id, payload_hash=entry.payload_hash,
-                                   reason=reason))
-    return removals
+def _removals(conn: duckdb.DuckDBPyConnection, district: str, grading_period: str,
+              closed: bool, propagate: bool) -> list[Action]:
+    """Objects the SIS holds from this partition that are no longer accepted anywhere."""
+    if closed:
+        action, reason = "frozen", "the grading period is closed"
+    elif propagate:
+        action, reason = "delete", "no longer passed back"
+    else:
+        action, reason = "stopped", ("no longer passed back; the SIS keeps it "
+                                     "(passback.propagate_deletions is off)")
+    rows = conn.execute(_REMOVALS_SQL, {"district": district, "gp": grading_period}).fetchall()
+    return [Action(entity, sourced_id, action, grading_period, line_item,
+                   payload_hash=digest, reason=reason)
+            for entity, sourced_id, line_item, digest in rows]
