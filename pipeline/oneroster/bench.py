@@ -1,10 +1,12 @@
-"""How fast the client pulls enrollments from an in-process sandbox seeded by the generator.
+"""How fast the client pulls enrollments from a sandbox process seeded by the generator.
 
     python -m pipeline.oneroster.bench --students 20000
 
 Prints pages/s and rows/s for the client (concurrent pages within the district's budget),
 and for a bare `requests` loop over the same pages with no paging logic, no flattening and
 no concurrency: the sandbox's own sequential pace, to show the client is not the bottleneck.
+The sandbox runs as its own process, as a remote SIS would: in-process, the client's parsing
+and the server would share one GIL and the figures would measure that contention.
 """
 
 from __future__ import annotations
@@ -17,24 +19,28 @@ from pathlib import Path
 import requests
 import yaml
 
+from pipeline.bench.harness import Sandbox, sandbox_process
 from pipeline.config import DistrictConfig, OAuth1Auth, OAuth2Auth, load_district_file
 from pipeline.oneroster.client import OneRosterClient
-from pipeline.sandbox import SandboxSIS
+from pipeline.sandbox import SandboxCredentials
+
+# `python -m pipeline.sandbox` serves its demo credentials unless told otherwise.
+CREDENTIALS = SandboxCredentials()
 
 
-def _district(generated_yaml: Path, sis: SandboxSIS, concurrency: int) -> DistrictConfig:
+def _district(generated_yaml: Path, sis: Sandbox, concurrency: int) -> DistrictConfig:
     """The generated district file, pointed at the running sandbox, with its secrets set."""
     import os
 
     document = yaml.safe_load(generated_yaml.read_text(encoding="utf-8"))
-    document["sis"]["base_url"] = f"{sis.url}/ims/oneroster"
+    document["sis"]["base_url"] = f"{sis.root}/ims/oneroster"
     document["sis"]["budget"] = {"max_concurrency": concurrency,
                                  "max_requests_per_second": 10_000}
     if document["sis"]["auth"]["kind"] == "oauth2":
         document["sis"]["auth"]["token_url"] = sis.token_url
     generated_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
     config = load_district_file(generated_yaml)
-    auth, creds = config.sis.auth, sis.credentials
+    auth, creds = config.sis.auth, CREDENTIALS
     if isinstance(auth, OAuth2Auth):
         os.environ[auth.client_id_env] = creds.client_id
         os.environ[auth.client_secret_env] = creds.client_secret
@@ -56,12 +62,13 @@ def bench_client(config: DistrictConfig, page_size: int) -> tuple[int, int, floa
     return extract.rows.num_rows, extract.stats.pages, seconds
 
 
-def bench_bare(sis: SandboxSIS, version: str, page_size: int) -> tuple[int, int, float]:
+def bench_bare(sis: Sandbox, version: str, page_size: int) -> tuple[int, int, float]:
     """(rows, pages, seconds) for sequential bare GETs of every page (OAuth 2 bearer)."""
     token = requests.post(sis.token_url, data={"grant_type": "client_credentials"},
-                          auth=(sis.credentials.client_id, sis.credentials.client_secret),
+                          auth=(CREDENTIALS.client_id, CREDENTIALS.client_secret),
                           timeout=30).json()["access_token"]
-    base = sis.v1p1_url if version == "1.1" else sis.rostering_url
+    suffix = "/v1p1" if version == "1.1" else "/rostering/v1p2"
+    base = f"{sis.root}/ims/oneroster{suffix}"
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     rows = pages = offset = 0
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         generated = generate_district(Path(tmp), students=args.students, profile=args.profile,
                                       oneroster_version=args.version, auth=args.auth)
         print(f"generated {args.students} students in {time.perf_counter() - started:.1f}s")
-        with SandboxSIS(generated.oneroster_dir, profile=args.profile) as sis:
+        with sandbox_process(generated.oneroster_dir, args.profile) as sis:
             config = _district(generated.mapping_file, sis, args.concurrency)
             bench_client(config, args.page_size)  # warm up: token, connections, rendering
             for label, (rows, pages, seconds) in (
