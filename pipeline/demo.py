@@ -21,16 +21,19 @@ def free_port(preferred: int = 0) -> int:
         return int(probe.getsockname()[1])
 
 
-def point_at_sandbox(mapping_file: Path, url: str, token_url: str,
-                     requests_per_second: float = 2000) -> None:
+def point_at_sandbox(mapping_file: Path, url: str, token_url: str, *,
+                     requests_per_second: float = 2000, concurrency: int | None = None) -> str:
     """Aim a generated district file at a running sandbox, with a loopback-sized budget
-    (a production SIS keeps its district's own budget)."""
+    (a production SIS keeps its district's own budget); returns the district id."""
     data = yaml.safe_load(mapping_file.read_text())
     data["sis"]["base_url"] = f"{url}/ims/oneroster"
     if data["sis"]["auth"]["kind"] == "oauth2":
         data["sis"]["auth"]["token_url"] = token_url
     data["sis"]["budget"]["max_requests_per_second"] = requests_per_second
+    if concurrency is not None:
+        data["sis"]["budget"]["max_concurrency"] = concurrency
     mapping_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(data["district"])
 
 
 def sandbox_environment(district: str, credentials: SandboxCredentials) -> dict[str, str]:

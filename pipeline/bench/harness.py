@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pipeline import demo
 from pipeline.sandbox import SandboxCredentials
 
 
@@ -137,18 +136,7 @@ def point_at_sandbox(mapping_file: Path, sandbox: Sandbox, *, concurrency: int =
     latency turns into a ceiling, and a loopback SIS would otherwise be throttled by the
     district's production budget.
     """
-    document = yaml.safe_load(mapping_file.read_text(encoding="utf-8"))
-    sis = document["sis"]
-    sis["base_url"] = f"{sandbox.root}/ims/oneroster"
-    sis["auth"]["token_url"] = sandbox.token_url
-    sis["budget"] = {"max_concurrency": concurrency,
-                     "max_requests_per_second": requests_per_second}
-    mapping_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    creds = SandboxCredentials.from_env()
-    auth = sis["auth"]
-    env = {auth["client_id_env"]: creds.client_id,
-           auth["client_secret_env"]: creds.client_secret}
-    if sis.get("vendor"):
-        env[sis["vendor"]["key_env"]] = creds.vendor_key
-        env[sis["vendor"]["secret_env"]] = creds.vendor_secret
-    return env
+    district = demo.point_at_sandbox(mapping_file, sandbox.root, sandbox.token_url,
+                                     requests_per_second=requests_per_second,
+                                     concurrency=concurrency)
+    return demo.sandbox_environment(district, SandboxCredentials.from_env())

@@ -12,15 +12,15 @@ and the server would share one GIL and the figures would measure that contention
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import requests
-import yaml
 
-from pipeline.bench.harness import Sandbox, sandbox_process
-from pipeline.config import DistrictConfig, OAuth1Auth, OAuth2Auth, load_district_file
+from pipeline.bench.harness import Sandbox, point_at_sandbox, sandbox_process
+from pipeline.config import DistrictConfig, load_district_file
 from pipeline.oneroster.client import OneRosterClient
 from pipeline.sandbox import SandboxCredentials
 
@@ -30,27 +30,8 @@ CREDENTIALS = SandboxCredentials()
 
 def _district(generated_yaml: Path, sis: Sandbox, concurrency: int) -> DistrictConfig:
     """The generated district file, pointed at the running sandbox, with its secrets set."""
-    import os
-
-    document = yaml.safe_load(generated_yaml.read_text(encoding="utf-8"))
-    document["sis"]["base_url"] = f"{sis.root}/ims/oneroster"
-    document["sis"]["budget"] = {"max_concurrency": concurrency,
-                                 "max_requests_per_second": 10_000}
-    if document["sis"]["auth"]["kind"] == "oauth2":
-        document["sis"]["auth"]["token_url"] = sis.token_url
-    generated_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
-    config = load_district_file(generated_yaml)
-    auth, creds = config.sis.auth, CREDENTIALS
-    if isinstance(auth, OAuth2Auth):
-        os.environ[auth.client_id_env] = creds.client_id
-        os.environ[auth.client_secret_env] = creds.client_secret
-    elif isinstance(auth, OAuth1Auth):
-        os.environ[auth.key_env] = creds.oauth1_key
-        os.environ[auth.secret_env] = creds.oauth1_secret
-    if config.sis.vendor:
-        os.environ[config.sis.vendor.key_env] = creds.vendor_key
-        os.environ[config.sis.vendor.secret_env] = creds.vendor_secret
-    return config
+    os.environ.update(point_at_sandbox(generated_yaml, sis, concurrency=concurrency))
+    return load_district_file(generated_yaml)
 
 
 def bench_client(config: DistrictConfig, page_size: int) -> tuple[int, int, float]:
