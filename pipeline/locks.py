@@ -1,7 +1,7 @@
 """Claims left behind by a dead `passback run`, found and released before the next run starts.
 
 `passback run` executes its jobs in its own process (`execute_in_process`). While a step runs it
-holds a slot of its Dagster pool (`sis_writer`, `duckdb_warehouse`, limit 1). A process killed
+holds a slot of its Dagster pool (`duckdb_warehouse`, limit 1). A process killed
 mid-step (SIGKILL, OOM, a reboot) never reports its run finished, so the slot stays claimed
 and every later run waits for it forever, silently. Each run therefore carries the host and
 pid of the process executing it; a run still marked started whose process no longer exists on
