@@ -71,10 +71,12 @@ def _demo(args: argparse.Namespace) -> int:
         args.district, args.grading_period, args.full_refresh = generated.district, None, False
         args.as_of, args.dry_run = generated.as_of.isoformat(), False
         status = _run(args)
+    names = ", ".join(sorted(sandbox_environment(generated.district, sandbox.credentials)))
     print(f"\nThe demo district is in {out}. To browse it in the Dagster UI:\n"
           f"  .venv/bin/passback sandbox --data {generated.oneroster_dir} --profile "
           f"{args.profile} --state {out / 'sandbox-state.jsonl'} --port {DEMO_PORT} &\n"
-          f"  PASSBACK_MAPPINGS_DIR={generated.mapping_file.parent} make dev")
+          f"  PASSBACK_MAPPINGS_DIR={generated.mapping_file.parent} make dev\n"
+          f"with the sandbox's demo credentials (docs/sandbox.md) exported as {names}.")
     return status
 
 
