@@ -197,17 +197,24 @@ def _category_map(settings: RunSettings) -> pa.Table:
     })
 
 
-def line_item_candidates(conn: duckdb.DuckDBPyConnection, settings: RunSettings) -> pd.DataFrame:
-    """Every class assignment of the district with its derived values (Arrow-backed)."""
-    conn.register("category_map", _category_map(settings))
+def _query_frame(conn: duckdb.DuckDBPyConnection, settings: RunSettings, sql: str,
+                 params: dict[str, object], name: str, table: pa.Table) -> pd.DataFrame:
+    """Run `sql` with `table` registered as `name`; an Arrow-backed frame with run facts."""
+    conn.register(name, table)
     try:
-        params = {**settings.params(), "effective_date": settings.effective_date}
-        table = conn.sql(LINE_ITEM_SQL, params=params).to_arrow_table()
+        result = conn.sql(sql, params=params).to_arrow_table()
     finally:
-        conn.unregister("category_map")
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        conn.unregister(name)
+    frame = result.to_pandas(types_mapper=pd.ArrowDtype)
     frame.attrs.update(settings.frame_attrs())
     return frame
+
+
+def line_item_candidates(conn: duckdb.DuckDBPyConnection, settings: RunSettings) -> pd.DataFrame:
+    """Every class assignment of the district with its derived values (Arrow-backed)."""
+    params = {**settings.params(), "effective_date": settings.effective_date}
+    return _query_frame(conn, settings, LINE_ITEM_SQL, params, "category_map",
+                        _category_map(settings))
 
 
 def result_candidates(
@@ -217,12 +224,5 @@ def result_candidates(
 
     `line_item_scope` has assignment_id, class_sourced_id, line_item_accepted, due_passed.
     """
-    conn.register("line_item_scope", line_item_scope)
-    try:
-        params = {k: v for k, v in settings.params().items() if k in ("district", "zone")}
-        table = conn.sql(RESULT_SQL, params=params).to_arrow_table()
-    finally:
-        conn.unregister("line_item_scope")
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    frame.attrs.update(settings.frame_attrs())
-    return frame
+    params = {k: v for k, v in settings.params().items() if k in ("district", "zone")}
+    return _query_frame(conn, settings, RESULT_SQL, params, "line_item_scope", line_item_scope)
