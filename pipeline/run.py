@@ -90,6 +90,7 @@ def run_district(
     A named grading period that is closed still runs: it extracts and reports, and the sink
     never writes a closed period.
     """
+    from assets.extract.schedules import full_refresh_run_config
     from pipeline.definitions import defs  # loads the code location: only when running
     from pipeline.instance import instance as project_instance
 
@@ -100,10 +101,8 @@ def run_district(
     release_dead_runs(instance, log)
     log(f"{district}: extracting the Otus export and the SIS ({config.sis.profile}, "
         f"OneRoster {config.sis.oneroster_version})")
-    extract_config: dict[str, Any] = {**QUIET}
-    if full_refresh:
-        extract_config["ops"] = {f"sis__{name}": {"config": {"full_refresh": True}}
-                                 for name in _sis_entities(defs)}
+    extract_config: dict[str, Any] = {**QUIET, **(full_refresh_run_config() if full_refresh
+                                                 else {})}
     extract = defs.resolve_job_def("extract").execute_in_process(
         partition_key=district, instance=instance, run_config=extract_config,
         tags={TRIGGER_TAG: "manual", **owner_tags()}, raise_on_error=False)
@@ -119,12 +118,6 @@ def run_district(
     for period in chosen:
         outcome.periods.append(_run_period(defs, instance, config, period, as_of, dry_run, log))
     return outcome
-
-
-def _sis_entities(defs: dg.Definitions) -> list[str]:
-    job = defs.resolve_job_def("extract")
-    return [node.name.removeprefix("sis__") for node in job.graph.node_defs
-            if node.name.startswith("sis__")]
 
 
 def _run_period(defs: dg.Definitions, instance: dg.DagsterInstance, config: DistrictConfig,
