@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipeline.config import DistrictConfig, load_districts, warehouse_path
-from pipeline.warehouse import ensure_schema
+from pipeline.warehouse import private_connection
 
 
 class Warehouse(DuckDBResource):
@@ -35,19 +34,9 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self.path()
-        # The folder owner-only too: DuckDB creates the WAL (student records) later, under
-        # the process umask, so the folder is what keeps it private.
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # dagster-duckdb's own open, which waits out another process's lock on the file.
         resolved = DuckDBResource(database=str(path), connection_config=self.connection_config)
-        with ExitStack() as stack:
-            # Only the file's creation needs the owner-only umask; it is process-wide, so it
-            # is restored before any asset code runs.
-            old_umask = os.umask(0o077)
-            try:
-                conn = stack.enter_context(resolved.get_connection())
-            finally:
-                os.umask(old_umask)
-            ensure_schema(conn)
+        with private_connection(path, resolved.get_connection) as conn:
             yield conn
 
     @classmethod

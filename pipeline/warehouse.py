@@ -11,8 +11,8 @@ never across network I/O and never at import time.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -160,23 +160,36 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
+def private_connection(
+    path: Path, open_file: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    *, read_only: bool = False,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection opened by `open_file` with the warehouse's privacy rules and schemas.
+
+    Grades are student records: the folder is owner-only (DuckDB creates the WAL later, under
+    the process umask, so the folder is what keeps it private), and a new file is created
+    owner-only. The umask is process-wide, so it is restored as soon as the file is open.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with ExitStack() as stack:
+        old_umask = os.umask(0o077)
+        try:
+            conn = stack.enter_context(open_file())
+        finally:
+            os.umask(old_umask)
+        if not read_only:
+            ensure_schema(conn)
+        yield conn
+
+
+@contextmanager
 def connect(
     path: Path | None = None, *, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the warehouse file, created owner-only if new."""
     path = path or warehouse_path()
-    # The folder owner-only too: DuckDB creates the WAL (student records) later, under
-    # the process umask, so the folder is what keeps it private.
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Grades are student records: a new file (and its WAL) is readable by its owner only.
-    old_umask = os.umask(0o077)
-    try:
-        conn = duckdb.connect(str(path), read_only=read_only)
-    finally:
-        os.umask(old_umask)
-    try:
-        if not read_only:
-            ensure_schema(conn)
+    with private_connection(
+        path, lambda: closing(duckdb.connect(str(path), read_only=read_only)),
+        read_only=read_only,
+    ) as conn:
         yield conn
-    finally:
-        conn.close()
