@@ -38,6 +38,28 @@ def test_latency(faulty: SandboxSIS, api: requests.Session) -> None:
     assert time.perf_counter() - started >= 0.06
 
 
+def test_latency_is_a_response_time_shared_by_requests_in_flight(
+        faulty: SandboxSIS, api: requests.Session) -> None:
+    # Each request is answered 300 ms after it arrived, whatever else is in flight: five at
+    # once take about 300 ms in all, not five times that, and none is answered early.
+    faulty.set_faults("latency_ms=300")
+    took: list[float] = []
+
+    def one() -> None:
+        started = time.perf_counter()
+        assert api.get(f"{faulty.rostering_url}/orgs").status_code == 200
+        took.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(took) == 5 and min(took) >= 0.3
+    assert time.perf_counter() - started < 5 * 0.3
+
+
 def test_server_errors_are_deterministic_under_a_seed(faulty: SandboxSIS,
                                                       api: requests.Session) -> None:
     faulty.set_faults("seed=7,error_rate=0.4")
