@@ -197,12 +197,13 @@ def test_tls_verification_stays_on(monkeypatch: pytest.MonkeyPatch) -> None:
     with OneRosterClient(config) as client:
         assert client._session.verify is True
     with SinkWriter(config) as writer:
-        # None means urllib3's default for https: CERT_REQUIRED.
-        assert writer._pool.cert_reqs in (None, "CERT_REQUIRED", ssl.CERT_REQUIRED)
+        assert writer.tls is not None and writer.tls.verify_mode == ssl.CERT_REQUIRED
+        assert writer.tls.check_hostname
         assert writer._token_session.verify is True
     sources = [p for folder in ("pipeline", "assets", "checks")
                for p in Path(folder).rglob("*.py")]
     offenders = [str(p) for p in sources
                  if re.search(r"verify\s*=\s*False|CERT_NONE|cert_reqs\s*=\s*['\"]?NONE|"
-                              r"_create_unverified_context|disable_warnings", p.read_text())]
+                              r"_create_unverified_context|disable_warnings|"
+                              r"check_hostname\s*=\s*False", p.read_text())]
     assert sources and not offenders, offenders
