@@ -95,7 +95,7 @@ def run_scenario(scenario: Scenario, scratch: Path, *, seed: int = 7, with_dlt: 
 
 
 def _sink(scenario: Scenario, scratch: Path, stage: Callable[..., Measured]) -> None:
-    """The sink against its own sandbox, which adds 20 ms to every request."""
+    """The sink against its own sandbox, which answers every request 20 ms after it arrived."""
     from pipeline.sandbox.bundle import synthetic_district, write_bundle
     from pipeline.sink.bench import LATENCY_MS
 

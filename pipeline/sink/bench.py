@@ -1,11 +1,11 @@
 """Benchmark of the sink: `python -m pipeline.sink.bench [--line-items N] [--students N]`.
 
-Starts the sandbox SIS as its own process (`python -m pipeline.sandbox`, 20 ms added latency,
-as a remote SIS would be), fills a scratch warehouse with accepted line items and results,
-and syncs them with a budget of 5 concurrent requests, so the ceiling is 5 / 0.020 s = 250
-requests per second. Then it shows that a re-run sends nothing and that changing k scores
-sends exactly k requests, and times a plain sequential `requests` loop over the same records
-for comparison.
+Starts the sandbox SIS as its own process (`python -m pipeline.sandbox`, answering each request
+20 ms after it arrived, as a remote SIS would), fills a scratch warehouse with accepted line
+items and results, and syncs them with a budget of 5 concurrent requests, so the ceiling is
+5 / 0.020 s = 250 requests per second. Then it shows that a re-run sends nothing and that
+changing k scores sends exactly k requests, and times a plain sequential `requests` loop over
+the same records for comparison.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             rerun = sync_once(config, warehouse)
             change_scores(warehouse, args.changed)
             changed = sync_once(config, warehouse)
-        print(f"sandbox: {LATENCY_MS} ms added latency; budget: {CONCURRENCY} concurrent "
+        print(f"sandbox: answers in {LATENCY_MS} ms; budget: {CONCURRENCY} concurrent "
               f"-> ceiling {ceiling:.0f} req/s")
         print(f"first sync:   {first.counters.sent} objects, {first.requests} requests in "
               f"{first.seconds:.2f} s = {first.rate:.1f} req/s "
