@@ -117,6 +117,7 @@ def grading_period_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
     known = set(context.instance.get_dynamic_partitions(GRADING_PERIODS))
     new_keys: list[str] = []
     run_requests: list[dg.RunRequest] = []
+    districts: dict[str, DistrictConfig] | None = None  # read once a tick, only when needed
     for event in _new_sessions(context.instance, after):
         after = max(after, event.storage_id)
         district = event.partition_key
@@ -126,8 +127,14 @@ def grading_period_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
                 known.add(period.partition_key)
                 new_keys.append(period.partition_key)
         run = context.instance.get_run_by_id(event.run_id)
-        if district and run is not None and run.tags.get(TRIGGER_TAG) == "nightly":
-            run_requests += _nightly_requests(district, periods, event.run_id)
+        if not district or run is None or run.tags.get(TRIGGER_TAG) != "nightly":
+            continue
+        districts = load_districts() if districts is None else districts
+        if district not in districts:
+            context.log.warning(f"district {district!r} extracted nightly but is no longer in the "
+                                "mappings folder: no passback run requested for it")
+            continue
+        run_requests += _nightly_requests(districts[district], periods, event.run_id)
     return dg.SensorResult(
         run_requests=run_requests,
         cursor=str(after),
@@ -142,15 +149,15 @@ def grading_period_partitions_request(keys: list[str]) -> dg.AddDynamicPartition
                                           partition_keys=sorted(set(keys)))
 
 
-def _nightly_requests(district: str, periods: list[GradingPeriod],
+def _nightly_requests(config: DistrictConfig, periods: list[GradingPeriod],
                       extract_run_id: str) -> list[dg.RunRequest]:
-    today = datetime.now(tz=load_districts()[district].zone).date()
+    today = datetime.now(tz=config.zone).date()
     return [
         dg.RunRequest(
             run_key=f"{extract_run_id}-{period.partition_key}",
             partition_key=dg.MultiPartitionKey(
-                {"district": district, GRADING_PERIODS: period.partition_key}),
-            tags={TRIGGER_TAG: "nightly", **sis_writer_tags(district)},
+                {"district": config.district, GRADING_PERIODS: period.partition_key}),
+            tags={TRIGGER_TAG: "nightly", **sis_writer_tags(config.district)},
         )
         for period in periods if period.is_open_on(today)
     ]

@@ -86,3 +86,13 @@ def test_sensor_adds_grading_periods_and_fans_out_a_nightly_extract(
     assert _new_keys(later) == ["summer-session"]
     assert later.run_requests == []  # a manual extract does not start SIS writes
     assert "summer-session" in instance.get_dynamic_partitions(GRADING_PERIODS)
+
+
+def test_a_district_removed_after_its_nightly_extract_gets_no_run_and_no_crash(
+        district: District, instance: dg.DagsterInstance) -> None:
+    _extract(instance, trigger="nightly")
+    mapping = district.generated.mapping_file
+    mapping.rename(mapping.with_suffix(".removed"))  # taken out between extract and tick
+    result = _evaluate(instance, cursor=None)
+    assert sorted(_new_keys(result)) == sorted(_grading_periods_in_bundle(district))
+    assert result.run_requests == [] and result.cursor
