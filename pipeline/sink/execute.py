@@ -118,8 +118,9 @@ class Execution:
             if action.action == "delete":
                 outcome = self.client.delete(action.entity, action.sourced_id)
             else:
-                assert action.record is not None
-                outcome = self.client.put(action.entity, action.sourced_id, action.record)
+                record = action.record
+                assert record is not None
+                outcome = self.client.put(action.entity, action.sourced_id, record)
         except OneRosterAuthError:
             raise
         except OneRosterError as error:

@@ -14,6 +14,7 @@ built into its OneRoster record and hashed; the ledger says what the SIS last ac
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -49,9 +50,17 @@ class Action:
     action: str
     grading_period_sourced_id: str
     line_item_sourced_id: str | None = None
-    record: JSON | None = None  # the OneRoster record to PUT (create / update)
+    # The OneRoster record to PUT (create / update), as compact JSON: a plan holds one per
+    # write, and as a dict each took about 1.75 KB (a first sync of 50,000 students plans
+    # 2.8 million writes); the encoded record is about a third of that.
+    body: bytes | None = None
     payload_hash: str | None = None
     reason: str | None = None
+
+    @property
+    def record(self) -> JSON | None:
+        """The OneRoster record to PUT, decoded (None unless a create or update)."""
+        return None if self.body is None else json.loads(self.body)
 
 
 @dataclass
@@ -82,8 +91,9 @@ class SyncPlan:
         found: dict[str, list[JSON]] = {}
         for item in self.actions:
             if item.action in WRITES and len(found.setdefault(item.action, [])) < per_action:
+                record = item.record
                 found[item.action].append(
-                    wrap(item.entity, item.record) if item.record is not None
+                    wrap(item.entity, record) if record is not None
                     else {"DELETE": f"{item.entity}/{item.sourced_id}"})
         return found
 
@@ -202,7 +212,8 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
     problem = body_problem(builder.version, entity, wrap(entity, record))
     if problem:
         return Action(action="invalid", reason=problem, **base)
-    return Action(action="update" if row["ledger_sent"] else "create", record=record, **base)
+    return Action(action="update" if row["ledger_sent"] else "create",
+                  body=json.dumps(record, separators=(",", ":")).encode("utf-8"), **base)
 
 
 def _removals(conn: duckdb.DuckDBPyConnection, district: str, grading_period: str,

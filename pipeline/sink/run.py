@@ -13,7 +13,6 @@ this host (a file lock, released by the OS if the process dies); across runs Dag
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -215,8 +214,8 @@ def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
                 rows = [common | {
                     "entity": a.entity, "sourced_id": a.sourced_id, "action": a.action,
                     "reason": a.reason, "payload_hash": a.payload_hash,
-                    "payload": json.dumps(a.record, sort_keys=True)
-                    if a.action in WRITES and a.record else None}
+                    "payload": a.body.decode("utf-8")
+                    if a.action in WRITES and a.body is not None else None}
                     for a in plan.actions[start:start + batch_rows]]
                 conn.register("plan_rows", pa.Table.from_pylist(rows, schema=_PLAN_SCHEMA))
                 conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
