@@ -25,7 +25,6 @@ from pipeline.sandbox.auth import Authenticator, SandboxCredentials
 from pipeline.sandbox.errors import ImsxError
 from pipeline.sandbox.faults import FaultInjector, FaultSpec
 from pipeline.sandbox.gradebook import GradebookApi, GradebookService
-from pipeline.sandbox.latency import DeadlineTimer
 from pipeline.sandbox.profiles import get_profile
 from pipeline.sandbox.render import Bases
 from pipeline.sandbox.roster import Roster
@@ -78,7 +77,6 @@ class FaultLayer:
         self.app = app
         self.faults = faults
         self.request_log = request_log
-        self.timer = DeadlineTimer()
         # Off for a long-running CLI sandbox, where nobody reads the log and it would grow.
         self.log_requests = True
 
@@ -119,7 +117,9 @@ class FaultLayer:
 
             async def held_send(message: dict) -> None:
                 if message["type"] == "http.response.start":
-                    await self.timer.hold_until(answer_at)
+                    # The loop's timers keep whole milliseconds and may wake a little early.
+                    while (wait := answer_at - time.monotonic()) > 0:
+                        await asyncio.sleep(wait)
                 await logged_send(message)
         try:
             await self.app(scope, receive, held_send if latency else logged_send)
@@ -256,8 +256,7 @@ class SandboxSIS:
         self.close()
 
     def close(self) -> None:
-        """Release the listening socket, the latency timer and the state journal."""
-        self.app.timer.close()
+        """Release the listening socket and the state journal."""
         self._socket.close()
         self.store.close()
 
