@@ -11,7 +11,7 @@ import pandas as pd
 
 AS_OF = date(2026, 11, 20)
 STUDENTS = 200
-RULES_FILE = Path(__file__).resolve().parents[3] / "shared" / "passback-rules.md"
+RULES_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "passback-rules.md"
 
 
 def read_csv(path: Path) -> pd.DataFrame:
