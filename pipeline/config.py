@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES, PROFILES, ProfileName
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Keys that would hold a secret's value: refused with a pointer to the *_env form.
@@ -39,14 +38,20 @@ INLINE_SECRET_KEYS = {
 }
 
 
+def project_root() -> Path:
+    """The folder the defaults live in: `PASSBACK_HOME`, else the working directory (an
+    installed package has no checkout to point at; `make` targets run from the repo root)."""
+    return Path(os.environ.get("PASSBACK_HOME") or Path.cwd())
+
+
 def mappings_dir() -> Path:
     """The folder districts are read from (`PASSBACK_MAPPINGS_DIR` overrides `mappings/`)."""
-    return Path(os.environ.get("PASSBACK_MAPPINGS_DIR") or PROJECT_ROOT / "mappings")
+    return Path(os.environ.get("PASSBACK_MAPPINGS_DIR") or project_root() / "mappings")
 
 
 def warehouse_path() -> Path:
     """The DuckDB file (`PASSBACK_WAREHOUSE` overrides the git-ignored default)."""
-    default = PROJECT_ROOT / ".passback" / "warehouse.duckdb"
+    default = project_root() / ".passback" / "warehouse.duckdb"
     return Path(os.environ.get("PASSBACK_WAREHOUSE") or default)
 
 

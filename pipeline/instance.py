@@ -9,14 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.config import PROJECT_ROOT
+from pipeline.config import project_root
 
 TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
 
 def dagster_home() -> Path:
     """The Dagster home folder, created and seeded with the project's settings if new."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".passback" / "dagster_home")
+    home = Path(os.environ.get("DAGSTER_HOME") or project_root() / ".passback" / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
