@@ -4,28 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from pipeline.demo import point_at_sandbox, sandbox_environment
-from pipeline.generate import GeneratedDistrict, generate_district
-from pipeline.sandbox import SandboxSIS
-
-# The committed mappings name the district "demo", and the district partitions are read
-# when the code location is imported; the generated district uses the same id.
-DISTRICT = "demo"
-
-
-@dataclass
-class District:
-    """A generated district and the sandbox serving it."""
-
-    generated: GeneratedDistrict
-    sis: SandboxSIS
-    warehouse: Path
+from tests.orchestration.helpers import DISTRICT, District
+from tooling.demo import point_at_sandbox, sandbox_environment
+from tooling.generate import generate_district
+from tooling.sandbox import SandboxSIS
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 
 from pipeline.run import run_district
-from tests.orchestration.conftest import DISTRICT, District
+from tests.orchestration.helpers import DISTRICT, District
 
 
 def _warehouse_objects(district: District, grading_period: str) -> tuple[set[str], set[str]]:

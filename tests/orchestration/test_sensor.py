@@ -7,11 +7,11 @@ import csv
 
 import dagster as dg
 
-from pipeline.demo import point_at_sandbox
 from pipeline.orchestration import TRIGGER_TAG, grading_period_sensor
 from pipeline.partitions import GRADING_PERIODS
-from pipeline.sandbox import SandboxSIS
-from tests.orchestration.conftest import DISTRICT, District
+from tests.orchestration.helpers import DISTRICT, District
+from tooling.demo import point_at_sandbox
+from tooling.sandbox import SandboxSIS
 
 
 def _extract(instance: dg.DagsterInstance, trigger: str, full_refresh: bool = False) -> None:

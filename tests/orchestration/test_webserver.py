@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.demo import free_port
+from tooling.demo import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """
