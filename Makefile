@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline assets checks tests
+	$(BIN)/ruff check pipeline assets checks tooling tests
 
 # The benchmarks also need the `bench` extra (dlt, the extract baseline); tests and the demo don't.
 $(BENCH_STAMP): $(STAMP)
@@ -36,10 +36,10 @@ $(BENCH_STAMP): $(STAMP)
 ## Benchmarks: 1,000 students in a few minutes; `make bench-district` adds 50,000 students.
 ## Figures and how to read them: docs/benchmarks.md.
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m pipeline.bench --mode quick
+	$(BIN)/python -m tooling.bench --mode quick
 
 bench-district: $(BENCH_STAMP)
-	$(BIN)/python -m pipeline.bench --mode district
+	$(BIN)/python -m tooling.bench --mode district
 
 ## The Dagster UI on http://127.0.0.1:3000 with the project's definitions.
 dev: $(STAMP)

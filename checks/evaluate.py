@@ -3,7 +3,7 @@ teacher-facing rejection rows.
 
 Why not `DataFrameSchema.validate(lazy=True)`: pandera collects a failure-case row per
 failing value, which over millions of scores costs far more than the checks themselves
-(measured in pipeline/bench_rules.py). Each rule's Check function is vectorised, so we call
+(measured in tooling/bench/rules.py). Each rule's Check function is vectorised, so we call
 it once for its mask; pandera still validates the accepted tables' schema
 (`checks.schemas`).
 """

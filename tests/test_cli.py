@@ -17,11 +17,11 @@ def test_help_lists_every_command() -> None:
     done = subprocess.run([str(PASSBACK), "--help"], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    for command in ("generate", "sandbox", "check-config", "run", "demo"):
+    for command in ("generate", "sandbox", "check-config", "run", "demo", "bench"):
         assert command in done.stdout
 
 
-@pytest.mark.parametrize("command", ["generate", "sandbox", "check-config", "run", "demo"])
+@pytest.mark.parametrize("command", ["generate", "sandbox", "check-config", "run", "demo", "bench"])
 def test_each_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args([command, "--help"])

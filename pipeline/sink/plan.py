@@ -26,9 +26,9 @@ import duckdb
 
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
+from pipeline.oneroster.bodies import body_problem
 from pipeline.sink.ledger import REJECTED, SENT
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
-from pipeline.sink.schema import body_problem
 
 JSON = dict[str, Any]
 WRITES = ("create", "update", "delete")

@@ -11,7 +11,7 @@ only while the request is on the wire, and sleeps outside it.
 The wire is the standard library's `http.client`, one keep-alive connection per worker thread,
 which sends a request's headers and body in one write. urllib3's pool sends them in two and
 adds about 0.2 ms of CPU per call; at five in flight against a 20 ms SIS that was 224 requests/s
-against 230-233 here (`python -m pipeline.sink.bench`). Everything else is the client's: the
+against 230-233 here (`python -m tooling.bench.sink`). Everything else is the client's: the
 process-wide `budget_for` (so the extract and the sink share one budget per district),
 `RetryPolicy` (urllib3 `Retry`: 429 / 5xx / timeouts / dropped connections, backoff with
 jitter, `Retry-After`), `TokenManager` (one renewal on 401), the OAuth 1.0a signer (signed

@@ -24,7 +24,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One smoke run (~100 students, no dlt baseline), as `make bench` would run it."""
     out = tmp_path_factory.mktemp("bench") / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", "--mode", "smoke", "--no-dlt", "--json",
+        [sys.executable, "-m", "tooling.bench", "--mode", "smoke", "--no-dlt", "--json",
          str(out)], cwd=REPO, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text(encoding="utf-8"))

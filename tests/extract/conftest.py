@@ -19,8 +19,8 @@ import yaml
 
 from pipeline.config import DistrictConfig, load_district_file
 from pipeline.oneroster import OneRosterResource
-from pipeline.sandbox import SandboxSIS
-from pipeline.sandbox.bundle import write_bundle
+from tooling.sandbox import SandboxSIS
+from tooling.sandbox.bundle import write_bundle
 
 DISTRICT = "testdistrict"
 STUDENTS = 40

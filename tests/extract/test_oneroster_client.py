@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
-from pipeline.sandbox.bundle import write_bundle
+from tooling.sandbox.bundle import write_bundle
 
 from .conftest import CLASSES, STUDENTS, config_for, line_item, roster_tables
 

@@ -1,1 +1,1 @@
-"""Tests of `passback generate` (pipeline.generate)."""
+"""Tests of `passback generate` (tooling.generate)."""

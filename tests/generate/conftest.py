@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.generate import GeneratedDistrict, generate_district
+from tooling.generate import GeneratedDistrict, generate_district
 
 from .helpers import AS_OF, STUDENTS
 

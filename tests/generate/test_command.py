@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import load_district_file
-from pipeline.generate.command import default_format
+from tooling.generate.command import default_format
 
 
 def test_generate_command_writes_and_reports(tmp_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipeline.generate import generate_district
+from tooling.generate import generate_district
 
 from .helpers import AS_OF
 

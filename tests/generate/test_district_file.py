@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import load_district_file
-from pipeline.generate import GeneratedDistrict, generate_district
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+from tooling.generate import GeneratedDistrict, generate_district
 
 from .helpers import AS_OF
 

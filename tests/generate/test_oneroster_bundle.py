@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.generate import GeneratedDistrict
+from tooling.generate import GeneratedDistrict
 
 from .helpers import read_csv
 

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.generate import GeneratedDistrict
+from tooling.generate import GeneratedDistrict
 
 from .helpers import read_csv
 

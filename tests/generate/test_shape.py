@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from pipeline.generate import GeneratedDistrict
+from tooling.generate import GeneratedDistrict
 
 from .helpers import AS_OF, STUDENTS, read_csv
 

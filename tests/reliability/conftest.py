@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.generate import GeneratedDistrict, generate_district
 from tests.reliability.helpers import Workspace
+from tooling.generate import GeneratedDistrict, generate_district
 
 AS_OF = date(2026, 11, 2)
 # Small on purpose: a few hundred SIS writes per run keep each fault run to seconds on 2 cores.

@@ -18,12 +18,13 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.generate import GeneratedDistrict
-from pipeline.sandbox import SandboxCredentials
 from pipeline.warehouse import connect
+from tooling.generate import GeneratedDistrict
+from tooling.sandbox import SandboxCredentials
 
-REPORT_DIR = PROJECT_ROOT / ".passback" / "reliability"
+REPO = Path(__file__).resolve().parents[2]
+
+REPORT_DIR = REPO / ".passback" / "reliability"
 # District file key -> SandboxCredentials attribute holding the value the sandbox accepts.
 _SECRET_KEYS = {("auth", "client_id_env"): "client_id",
                 ("auth", "client_secret_env"): "client_secret",
@@ -113,7 +114,7 @@ class Workspace:
         """Start `run_district` in a child process (stdout and stderr captured as text)."""
         command = [sys.executable, "-m", "tests.reliability.run_child", self.district,
                    self.generated.as_of.isoformat(), *(["--dry-run"] if dry_run else [])]
-        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env(), text=True,
+        return subprocess.Popen(command, cwd=REPO, env=self.env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run(self, *, timeout: float = 150.0, dry_run: bool = False) -> Finished:

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.sandbox import SandboxCredentials, SandboxSIS
-from pipeline.sandbox.bundle import write_bundle
 from pipeline.sink.run import district_lock
 from tests.reliability.helpers import write_report
 from tests.sink.conftest import ENV, Gradebook, roster_tables
+from tooling.sandbox import SandboxCredentials, SandboxSIS
+from tooling.sandbox.bundle import write_bundle
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _start(gradebook: Gradebook, sis: SandboxSIS, locks: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.sink.sync_child", str(gradebook.path), sis.url,
-         str(locks)], cwd=PROJECT_ROOT, text=True, stdout=subprocess.PIPE,
+         str(locks)], cwd=REPO, text=True, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
 
 

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from assets.extract.otus import build_otus_assets
-from pipeline.generate import GeneratedDistrict
 from pipeline.otus import ENTITIES
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import connect
 from tests.reliability.corpus.otus_cases import OTUS_CASES, OtusCase
+from tooling.generate import GeneratedDistrict
 
 GOOD, BAD = "gooddist", "baddist"
 PARTITIONS = dg.StaticPartitionsDefinition([GOOD, BAD])

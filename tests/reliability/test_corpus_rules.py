@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline.sandbox import SandboxSIS
 from pipeline.warehouse import connect
 from tests.reliability.corpus.otus_cases import _rows, _write
 from tests.reliability.helpers import Workspace, compare_sis, write_report
+from tooling.sandbox import SandboxSIS
 
 QUARTER = ("2026-10-19", "2026-12-18")  # the open grading period on AS_OF
 

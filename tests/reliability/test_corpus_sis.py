@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from assets.extract.sis import build_sis_asset
-from pipeline.generate import GeneratedDistrict
 from pipeline.oneroster import OneRosterResource, endpoint
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import connect
 from tests.reliability.corpus.sis_cases import SIS_CASES, SISCase
 from tests.reliability.corpus.sis_server import GOOD_RECORDS, BadSIS, bad_sis, honest
 from tests.reliability.test_corpus_otus import failure_text
+from tooling.generate import GeneratedDistrict
 
 GOOD, BAD = "gooddist", "baddist"
 ASSET = build_sis_asset(endpoint("enrollments"), dg.StaticPartitionsDefinition([GOOD, BAD]))

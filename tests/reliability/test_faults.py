@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.sandbox import SandboxSIS
 from tests.reliability.helpers import (
     Workspace,
     compare_sis,
@@ -22,6 +20,9 @@ from tests.reliability.helpers import (
     status_counts,
     write_report,
 )
+from tooling.sandbox import SandboxSIS
+
+REPO = Path(__file__).resolve().parents[2]
 
 FLAKY = "seed=1,error_rate=0.1,drop_rate=0.05,burst_429=4,burst_every=40,retry_after_s=1"
 STALL = 2000  # ms: beyond the 1 s read timeout the district is given below
@@ -147,11 +148,11 @@ def _free_port() -> int:
 
 
 def _start_sandbox(workspace: Workspace, port: int, state: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "pipeline.sandbox", "--data",
+    command = [sys.executable, "-m", "tooling.sandbox", "--data",
                str(workspace.generated.oneroster_dir), "--port", str(port), "--state",
                str(state), "--faults", "latency_ms=60", "--closed-grading-periods",
                ",".join(workspace.generated.closed_grading_periods)]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, text=True, stdout=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     assert process.stdout is not None
     process.stdout.readline()  # it prints once it listens

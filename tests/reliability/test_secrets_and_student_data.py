@@ -22,12 +22,12 @@ import dagster as dg
 import pytest
 
 from pipeline.config import DistrictConfig
-from pipeline.generate import GeneratedDistrict
 from pipeline.oneroster import OneRosterClient
-from pipeline.sandbox import SandboxCredentials, SandboxSIS
 from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import connect
 from tests.reliability.helpers import Finished, Workspace, write_report
+from tooling.generate import GeneratedDistrict
+from tooling.sandbox import SandboxCredentials, SandboxSIS
 
 CREDENTIALS = SandboxCredentials(
     oauth1_key="okey-Vb7Qz2", oauth1_secret="osec-Hn4Wm9Tc1Rx6", client_id="cid-Zq8rT1vXw",

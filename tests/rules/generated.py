@@ -1,4 +1,4 @@
-"""Load a generated district (pipeline.generate) into the raw tables with DuckDB read_csv,
+"""Load a generated district (tooling.generate) into the raw tables with DuckDB read_csv,
 the way the extract layer would have left them, for end-to-end rules and report tests."""
 
 from __future__ import annotations

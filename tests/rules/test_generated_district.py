@@ -19,7 +19,7 @@ from pipeline.partitions import grading_period_key
 from pipeline.report.data import load_report_data
 from pipeline.report.render import write_report
 
-generate = pytest.importorskip("pipeline.generate.district")
+generate = pytest.importorskip("tooling.generate.district")
 AS_OF = date(2026, 11, 2)
 
 

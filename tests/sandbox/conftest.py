@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import district_tables
 
-from pipeline.sandbox import SandboxSIS
-from pipeline.sandbox.bundle import write_bundle
+from tooling.sandbox import SandboxSIS
+from tooling.sandbox.bundle import write_bundle
 
 
 @pytest.fixture(scope="session")

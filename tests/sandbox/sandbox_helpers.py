@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from pipeline.sandbox import SandboxSIS
+from tooling.sandbox import SandboxSIS
 
 SCHOOL_YEAR = "sy-2027"
 TERMS = {"term-fall": ("2026-08-17", "2026-12-18"), "term-spring": ("2027-01-04", "2027-05-28")}

@@ -10,7 +10,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256
 from requests_oauthlib import OAuth1
 from sandbox_helpers import line_item_12, session_for, token
 
-from pipeline.sandbox import SandboxSIS
+from tooling.sandbox import SandboxSIS
 
 
 def oauth1(sis: SandboxSIS, method: str = SIGNATURE_HMAC_SHA256,
@@ -154,7 +154,7 @@ def test_infinite_campus_vendor_header(ic_sis: SandboxSIS) -> None:
 
 
 def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.sandbox import SandboxCredentials
+    from tooling.sandbox import SandboxCredentials
 
     monkeypatch.setenv("PASSBACK_SANDBOX_CLIENT_ID", "district-client")
     monkeypatch.setenv("PASSBACK_SANDBOX_VENDOR_SECRET", "vs")

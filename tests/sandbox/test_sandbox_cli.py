@@ -12,13 +12,13 @@ from pathlib import Path
 import requests
 from sandbox_helpers import SCOPE, line_item_12
 
-from pipeline.sandbox.command import register
+from tooling.sandbox.command import register
 
 
 @contextmanager
 def sandbox_process(*args: str) -> Iterator[tuple[dict[str, str], str]]:
-    """Start `python -m pipeline.sandbox`, yield (printed URLs, raw banner); kill it after."""
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.sandbox", *args],
+    """Start `python -m tooling.sandbox`, yield (printed URLs, raw banner); kill it after."""
+    process = subprocess.Popen([sys.executable, "-m", "tooling.sandbox", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
@@ -75,11 +75,11 @@ def test_process_serves_survives_a_kill_and_keeps_state(bundle: Path, tmp_path: 
 
 
 def test_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
-    missing = subprocess.run([sys.executable, "-m", "pipeline.sandbox", "--data",
+    missing = subprocess.run([sys.executable, "-m", "tooling.sandbox", "--data",
                               str(tmp_path / "nowhere")], capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "orgs.csv" in missing.stderr
-    bad_faults = subprocess.run([sys.executable, "-m", "pipeline.sandbox", "--data",
+    bad_faults = subprocess.run([sys.executable, "-m", "tooling.sandbox", "--data",
                                  str(tmp_path), "--faults", "chaos=11"], capture_output=True,
                                 text=True, timeout=60)
     assert bad_faults.returncode == 2 and "chaos" in bad_faults.stderr
@@ -97,7 +97,7 @@ def test_register_adds_the_sub_command() -> None:
 
 def test_bench_runs_end_to_end(capsys) -> None:
     """The benchmark script keeps working (figures are not asserted: this is not a timing test)."""
-    from pipeline.sandbox.bench import main
+    from tooling.bench.sandbox import main
 
     assert main(["--puts", "20", "--threads", "2", "--page", "50", "--in-process"]) == 0
     output = capsys.readouterr().out

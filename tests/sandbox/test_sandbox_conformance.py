@@ -16,8 +16,8 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from sandbox_helpers import line_item_11, line_item_12, result_11, result_12, session_for
 
-from pipeline.sandbox import SandboxSIS
-from pipeline.sandbox.spec import fix_v1p1_typos, load_document
+from pipeline.oneroster.spec import fix_v1p1_typos, load_document
+from tooling.sandbox import SandboxSIS
 
 
 def _openapi(document: dict, base_url: str) -> OpenAPI:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sandbox_helpers import line_item_11, line_item_12, result_11, result_12
 
-from pipeline.sandbox.fastcheck import compile_check
-from pipeline.sandbox.spec import validators
+from pipeline.oneroster.fastcheck import compile_check
+from pipeline.oneroster.spec import validators
 
 CASES = [
     ("gradebook", "SingleLineItemDType", line_item_12("li-1")),

@@ -11,7 +11,7 @@ import pytest
 import requests
 from sandbox_helpers import session_for
 
-from pipeline.sandbox import FaultSpec, SandboxSIS
+from tooling.sandbox import FaultSpec, SandboxSIS
 
 
 @pytest.fixture(scope="module")

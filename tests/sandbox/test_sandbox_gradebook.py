@@ -15,7 +15,7 @@ from sandbox_helpers import (
     session_for,
 )
 
-from pipeline.sandbox import SandboxSIS
+from tooling.sandbox import SandboxSIS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import requests
 from sandbox_helpers import session_for
 
-from pipeline.sandbox import SandboxSIS
+from tooling.sandbox import SandboxSIS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ sandbox once dropped the `description` property and refused every 1.2 line item 
 
 from __future__ import annotations
 
-from pipeline.sandbox.spec import SpecValidators, load_document
+from pipeline.oneroster.spec import SpecValidators, load_document
 
 REFERENCE = {"href": "https://sis.example/x", "sourcedId": "x", "type": "class"}
 

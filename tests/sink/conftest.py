@@ -16,10 +16,10 @@ import pytest
 from pipeline.config import DistrictConfig
 from pipeline.oneroster import OneRosterClient, OneRosterResource, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
-from pipeline.sandbox import SandboxSIS
-from pipeline.sandbox.bundle import write_bundle
 from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import connect
+from tooling.sandbox import SandboxSIS
+from tooling.sandbox.bundle import write_bundle
 
 DISTRICT = "testdist"
 GP_FALL, GP_SPRING = "gp-fall", "gp-spring"
@@ -187,7 +187,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def credentials_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox's default credentials under the names the test districts use."""
-    from pipeline.sandbox import SandboxCredentials
+    from tooling.sandbox import SandboxCredentials
 
     creds = SandboxCredentials()
     for name, value in (("key", creds.oauth1_key), ("secret", creds.oauth1_secret),

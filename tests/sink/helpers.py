@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 
 from pipeline.config import DistrictConfig
-from pipeline.sandbox import SandboxSIS
 from pipeline.sink import SyncReport, run_sync
 from pipeline.warehouse import connect
 from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, quick_client
+from tooling.sandbox import SandboxSIS
 
 
 def connector(path: Path) -> Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]:

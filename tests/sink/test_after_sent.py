@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sandbox import SandboxSIS
 from pipeline.sink import plan_sync
 from pipeline.sink.run import _store_plan
 from pipeline.warehouse import connect
 from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, district_config
 from tests.sink.helpers import connector, ledger, sync, writes
+from tooling.sandbox import SandboxSIS
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sandbox import SandboxSIS
 from pipeline.sink import run_sync
 from tests.sink.conftest import (
     AS_OF,
@@ -18,6 +17,7 @@ from tests.sink.conftest import (
     quick_oneroster_client,
 )
 from tests.sink.helpers import connector, ledger, sync, writes
+from tooling.sandbox import SandboxSIS
 
 
 @pytest.mark.parametrize(("profile", "version", "auth"), [

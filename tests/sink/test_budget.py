@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pipeline.sandbox import SandboxSIS
 from tests.sink.conftest import Gradebook, district_config
 from tests.sink.helpers import sync, writes
+from tooling.sandbox import SandboxSIS
 
 
 def test_concurrency_stays_within_the_budget(bundle: Path, credentials_env: None,

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.sandbox import SandboxSIS
 from tests.sink.conftest import Gradebook, district_config
 from tests.sink.helpers import ledger, sync, writes
+from tooling.sandbox import SandboxSIS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _ledgered(path: Path) -> int:
@@ -33,7 +34,7 @@ def _run_and_kill(gradebook: Gradebook, sis: SandboxSIS, total: int) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.sink.sync_child", str(gradebook.path), sis.url,
          str(gradebook.path.parent / "locks")],
-        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         # Kill once some outcomes are committed and plenty of writes are still to come.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.sandbox.spec import validators
+from pipeline.oneroster.bodies import BODY_SCHEMAS, DOCUMENTS, body_check, body_problem
+from pipeline.oneroster.spec import validators
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
-from pipeline.sink.schema import BODY_SCHEMAS, DOCUMENTS, body_check, body_problem
 from tests.sink.conftest import district_config
 
 SIS = SimpleNamespace(url="http://127.0.0.1:9", token_url="http://127.0.0.1:9/oauth/token")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.sandbox import SandboxSIS
 from pipeline.warehouse import connect
 from tests.sink.conftest import GP_FALL, GP_SPRING, SCHOOL, Gradebook, district_config
 from tests.sink.helpers import ledger, sync, writes
+from tooling.sandbox import SandboxSIS
 
 
 def test_first_sync_writes_everything_then_a_rerun_sends_nothing(

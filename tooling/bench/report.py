@@ -1,0 +1,157 @@
+"""The figures as a table for people, a JSON document for machines, and the goals read off both.
+
+Goals (docs/benchmarks.md): extract at least 2x dlt's rows per second; rules within 3x plain
+SQL and 1.5 GiB; sink at least 90% of the latency x concurrency ceiling; a no-change delta
+sends nothing; changing k scores sends exactly k PUTs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from tooling.bench.harness import Measured
+
+RULES_MEMORY_MIB = 1536
+PACKAGES = ("dagster", "duckdb", "pandas", "pandera", "pyarrow", "requests", "urllib3",
+            "uvicorn", "dlt")
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory, Python and package versions, and the load average right now."""
+    memory = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            memory = int(info.readline().split()[1]) // 1024  # MemTotal, KiB -> MiB
+    except (OSError, ValueError, IndexError):
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cores": os.cpu_count(), "memory_mib": memory, "python": sys.version.split()[0],
+            "platform": platform.platform(), "load_average": list(os.getloadavg()),
+            "versions": versions}
+
+
+def _by_stage(measured: list[Measured]) -> dict[str, dict[str, Measured]]:
+    found: dict[str, dict[str, Measured]] = {}
+    for m in measured:
+        if "error" not in m.figures:
+            found.setdefault(m.scenario, {})[m.stage] = m
+    return found
+
+
+def _goal(scenario: str, name: str, target: str, measured: str, met: bool) -> dict[str, Any]:
+    return {"scenario": scenario, "goal": name, "target": target, "measured": measured,
+            "met": met}
+
+
+def goals(measured: list[Measured]) -> list[dict[str, Any]]:
+    """Each goal against the figures of each scenario that has them."""
+    found: list[dict[str, Any]] = []
+    for scenario, s in _by_stage(measured).items():
+        if "extract" in s and "extract_dlt" in s:
+            ratio = (s["extract"].figures["rows_per_second"]
+                     / s["extract_dlt"].figures["rows_per_second"])
+            found.append(_goal(scenario, "extract vs dlt rest_api", ">= 2.0x rows/s",
+                               f"{ratio:.2f}x", ratio >= 2))
+        if "rules" in s and "rules_sql" in s:
+            ratio = s["rules"].figures["seconds"] / s["rules_sql"].figures["seconds"]
+            found.append(_goal(scenario, "rules vs plain SQL", "<= 3.0x time",
+                               f"{ratio:.2f}x", ratio <= 3))
+            rss = s["rules"].peak_rss_mib
+            found.append(_goal(scenario, "rules peak RSS", f"<= {RULES_MEMORY_MIB} MiB",
+                               f"{rss:,.0f} MiB", rss <= RULES_MEMORY_MIB))
+        if "sink" in s:
+            sink = s["sink"].figures
+            share = sink["first_sync"]["share_of_ceiling"]
+            found.append(_goal(scenario, "sink first sync", f">= 90% of {sink['ceiling_rps']:.0f}"
+                               " req/s", f"{100 * share:.0f}%", share >= 0.9))
+            unchanged = sink["delta_unchanged"]["requests"]
+            found.append(_goal(scenario, "delta, nothing changed", "0 requests",
+                               f"{unchanged} requests", unchanged == 0))
+            changed = sink["delta_changed"]
+            found.append(_goal(scenario, "delta, k scores changed", f"k = {changed['k']} PUTs",
+                               f"{changed['writes']} PUTs", changed["writes"] == changed["k"]))
+    return found
+
+
+def _figure(m: Measured) -> str:
+    """One stage's headline figure."""
+    f = m.figures
+    if "error" in f:
+        return "FAILED: " + f["error"].splitlines()[0]
+    if m.stage == "generate":
+        return f"{f['scores']:,} scores, {f['oneroster_rows']:,} roster rows"
+    if m.stage.startswith("extract"):
+        return f"{f['rows']:,} rows, {f['rows_per_second']:,.0f} rows/s"
+    if m.stage.startswith("rules"):
+        return f"{f['result_candidates']:,} results, {f['rows_per_second']:,.0f} rows/s"
+    if m.stage == "sink":
+        first = f["first_sync"]
+        bare = f.get("bare_parallel", {}).get("requests_per_second", float("nan"))
+        return (f"first {first['requests']:,} req at {first['requests_per_second']:.0f}/s "
+                f"({100 * first['share_of_ceiling']:.0f}% of {f['ceiling_rps']:.0f}); "
+                f"sequential {f['sequential_requests']['requests_per_second']:.0f}/s; "
+                f"bare {bare:.0f}/s; "
+                f"delta 0 -> {f['delta_unchanged']['requests']} req, "
+                f"k={f['delta_changed']['k']} -> {f['delta_changed']['writes']} PUTs")
+    if m.stage == "end_to_end":
+        if f["dry_run"]:
+            planned = sum(p["planned"] for p in f["periods"])
+            return f"dry run: {planned:,} writes planned, none sent"
+        rates = ", ".join(f"{p['rate_per_second']:.0f}" for p in f["periods"])
+        return f"{f['sent']:,} writes sent (sink at {rates} req/s)"
+    return ""
+
+
+def _seconds(m: Measured) -> float:
+    f = m.figures
+    if m.stage == "sink" and "first_sync" in f:
+        return float(f["first_sync"]["seconds"])
+    return float(f.get("seconds", 0.0))
+
+
+def table(measured: list[Measured]) -> str:
+    """Scenario, stage, timed seconds, peak RSS and the headline figure, one row each."""
+    lines = [f"{'scenario':<16} {'stage':<11} {'seconds':>8} {'peak MiB':>9}  figure"]
+    for m in measured:
+        lines.append(f"{m.scenario:<16} {m.stage:<11} {_seconds(m):>8.2f} "
+                     f"{m.peak_rss_mib:>9,.0f}  {_figure(m)}")
+    return "\n".join(lines)
+
+
+def goals_table(found: list[dict[str, Any]]) -> str:
+    """Each goal, its target, the measured value, met or missed."""
+    lines = [f"{'scenario':<16} {'goal':<26} {'target':<22} {'measured':<14} verdict"]
+    for g in found:
+        lines.append(f"{g['scenario']:<16} {g['goal']:<26} {g['target']:<22} "
+                     f"{g['measured']:<14} {'met' if g['met'] else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """A results.json as the Markdown tables docs/benchmarks.md quotes (figures, goals)."""
+    stages = [Measured(s["scenario"], s["stage"], s["figures"], s["process_seconds"],
+                       s["peak_rss_mib"]) for s in document["stages"]]
+    host = document["machine"]
+    lines = [f"`{document['command']}` ({document['finished_at'][:16]} UTC, "
+             f"{document['wall_seconds']:,.0f} s; {host['cores']} cores, "
+             f"{host['memory_mib'] / 1024:.1f} GiB, Python {host['python']}, load average "
+             f"{host['load_average'][0]:.1f} before and "
+             f"{document['load_average_after'][0]:.1f} after)", "",
+             "| scenario | stage | seconds | peak RSS MiB | figure |",
+             "| --- | --- | ---: | ---: | --- |"]
+    lines += [f"| {m.scenario} | {m.stage} | {_seconds(m):,.2f} | {m.peak_rss_mib:,.0f} | "
+              f"{_figure(m)} |" for m in stages]
+    lines += ["", "| scenario | goal | target | measured | verdict |",
+              "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {g['scenario']} | {g['goal']} | {g['target']} | {g['measured']} | "
+              f"{'met' if g['met'] else '**missed**'} |" for g in document["goals"]]
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""`passback demo`, and the wiring of a generated district to a sandbox SIS that the demo,
+the tests and the benchmarks share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import project_root
+from tooling.generate.mapping import env_prefix
+from tooling.sandbox import SandboxCredentials
+
+DEMO_DIR = project_root() / ".passback" / "demo"
+DEMO_PORT = 8765
+
+
+def free_port(preferred: int = 0) -> int:
+    """`preferred` if it is free on loopback, else (or when 0) a free port the OS picks."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def point_at_sandbox(mapping_file: Path, url: str, token_url: str, *,
+                     requests_per_second: float = 2000, concurrency: int | None = None) -> str:
+    """Aim a generated district file at a running sandbox, with a loopback-sized budget
+    (a production SIS keeps its district's own budget); returns the district id."""
+    data = yaml.safe_load(mapping_file.read_text())
+    data["sis"]["base_url"] = f"{url}/ims/oneroster"
+    if data["sis"]["auth"]["kind"] == "oauth2":
+        data["sis"]["auth"]["token_url"] = token_url
+    data["sis"]["budget"]["max_requests_per_second"] = requests_per_second
+    if concurrency is not None:
+        data["sis"]["budget"]["max_concurrency"] = concurrency
+    mapping_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(data["district"])
+
+
+def sandbox_environment(district: str, credentials: SandboxCredentials) -> dict[str, str]:
+    """The sandbox's credentials under the variable names a generated district file uses."""
+    prefix = env_prefix(district)
+    names = {"CLIENT_ID": credentials.client_id, "CLIENT_SECRET": credentials.client_secret,
+             "KEY": credentials.oauth1_key, "SECRET": credentials.oauth1_secret,
+             "VENDOR_KEY": credentials.vendor_key, "VENDOR_SECRET": credentials.vendor_secret}
+    return {f"{prefix}_{suffix}": value for suffix, value in names.items()}
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Generate a district, serve it from the sandbox, and `passback run` it end to end."""
+    from pipeline.commands import run_command
+    from tooling.generate import generate_district
+    from tooling.sandbox import SandboxSIS
+
+    out = Path(args.out)
+    print(f"generating a district of {args.students} students in {out} ...")
+    generated = generate_district(out, students=args.students, seed=args.seed,
+                                  profile=args.profile, district="demo")
+    sandbox = SandboxSIS(generated.oneroster_dir, profile=args.profile,
+                         closed_grading_periods=generated.closed_grading_periods,
+                         state_path=out / "sandbox-state.jsonl",
+                         port=free_port(DEMO_PORT))
+    with sandbox:
+        print(f"sandbox SIS ({args.profile}) serving on {sandbox.url}")
+        point_at_sandbox(generated.mapping_file, sandbox.url, sandbox.token_url)
+        os.environ.update(sandbox_environment(generated.district, sandbox.credentials))
+        os.environ["PASSBACK_MAPPINGS_DIR"] = str(generated.mapping_file.parent)
+        args.district, args.grading_period, args.full_refresh = generated.district, None, False
+        args.as_of, args.dry_run = generated.as_of.isoformat(), False
+        status = run_command(args)
+    names = ", ".join(sorted(sandbox_environment(generated.district, sandbox.credentials)))
+    print(f"\nThe demo district is in {out}. To browse it in the Dagster UI:\n"
+          f"  .venv/bin/passback sandbox --data {generated.oneroster_dir} --profile "
+          f"{args.profile} --state {out / 'sandbox-state.jsonl'} --port {DEMO_PORT} &\n"
+          f"  PASSBACK_MAPPINGS_DIR={generated.mapping_file.parent} make dev\n"
+          f"with the sandbox's demo credentials (docs/sandbox.md) exported as {names}.")
+    return status
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` sub-command."""
+    demo = subparsers.add_parser(
+        "demo", help="generate a district, start the sandbox SIS, run everything")
+    demo.add_argument("--out", default=str(DEMO_DIR))
+    demo.add_argument("--students", type=int, default=150)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--profile", default="infinite_campus",
+                      choices=["infinite_campus", "skyward", "oneroster"])
+    demo.set_defaults(func=_demo)
