@@ -55,9 +55,14 @@ class Endpoint:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        """The Arrow schema of flattened records, in warehouse column order."""
-        columns = [pa.field(name, col.arrow_type) for name, col in self.all_columns.items()]
-        return pa.schema([pa.field("district", pa.string()), *columns])
+        """The Arrow schema of flattened records, in warehouse column order.
+
+        A row's identity (district, sourced_id) is never null: a record without a sourcedId
+        is quarantined, not loaded. Every other column is nullable.
+        """
+        columns = [pa.field(name, col.arrow_type, nullable=name != "sourced_id")
+                   for name, col in self.all_columns.items()]
+        return pa.schema([pa.field("district", pa.string(), nullable=False), *columns])
 
     def missing_fields(self, record: JSON) -> list[str]:
         """Required fields that are absent or empty in a record."""

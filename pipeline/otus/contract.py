@@ -15,8 +15,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 Kind = Literal["string", "timestamp", "boolean", "decimal", "enum"]
+# The Arrow type of each kind once converted (`typed`); the otus.* tables' columns follow it.
+ARROW_TYPES: dict[Kind, pyarrow.DataType] = {
+    "string": pyarrow.string(), "enum": pyarrow.string(), "boolean": pyarrow.bool_(),
+    "decimal": pyarrow.float64(), "timestamp": pyarrow.timestamp("us", tz="UTC"),
+}
 TRUE_VALUES = ("true", "1")
 BOOLEAN_VALUES = ("true", "false", "1", "0")
 # An offset (`Z`, `+02:00`, `+0200`, `+02`) at the end of a timestamp; without one the
@@ -46,6 +52,14 @@ class Entity:
     def columns(self) -> list[str]:
         """The contract's column names in order."""
         return [f.name for f in self.fields]
+
+    @property
+    def arrow_schema(self) -> pyarrow.Schema:
+        """The typed rows' Arrow schema, district first; a required column is not nullable."""
+        return pyarrow.schema([
+            pyarrow.field("district", pyarrow.string(), nullable=False),
+            *(pyarrow.field(f.name, ARROW_TYPES[f.kind], nullable=not f.required)
+              for f in self.fields)])
 
 
 def _f(name: str, kind: Kind, required: bool = False, values: tuple[str, ...] = ()) -> Field:
