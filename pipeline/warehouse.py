@@ -180,3 +180,27 @@ def connect(
         read_only=read_only,
     ) as conn:
         yield conn
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT around the block; on any exception, interrupts too, roll back and re-raise.
+
+    A failed COMMIT is rolled back as well, so the previous rows stay whole either way.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as error:
+        _roll_back(conn, error)
+        raise
+
+
+def _roll_back(conn: duckdb.DuckDBPyConnection, error: BaseException) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error as failed:
+        # DuckDB may have ended the transaction already (a failed COMMIT) or lost the
+        # connection: the first error is the one to see, so this one is only noted on it.
+        error.add_note(f"rollback failed too: {failed}")

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.oneroster.endpoints import ENDPOINTS
 from pipeline.otus.contract import ENTITIES
-from pipeline.warehouse import duckdb_type, ensure_schema
+from pipeline.warehouse import connect, duckdb_type, ensure_schema, transaction
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,3 +113,49 @@ def test_sources_do_not_import_the_warehouse() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture()
+def warehouse_file(tmp_path: Path) -> Path:
+    """A warehouse file with one committed row."""
+    path = tmp_path / "transactions.duckdb"
+    with connect(path) as conn:
+        conn.execute("CREATE TABLE passback.notes (note VARCHAR)")
+        conn.execute("INSERT INTO passback.notes VALUES ('before')")
+    return path
+
+
+def notes(path: Path) -> list[str]:
+    """The rows a new connection sees."""
+    with connect(path, read_only=True) as conn:
+        return [row[0] for row in conn.execute("SELECT note FROM passback.notes ORDER BY note")
+                .fetchall()]
+
+
+def test_transaction_commits_for_a_new_connection(warehouse_file: Path) -> None:
+    with connect(warehouse_file) as conn, transaction(conn):
+        conn.execute("DELETE FROM passback.notes")
+        conn.execute("INSERT INTO passback.notes VALUES ('after')")
+    assert notes(warehouse_file) == ["after"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("mid-load"), KeyboardInterrupt()])
+def test_transaction_rolls_back_on_any_exception(warehouse_file: Path,
+                                                 error: BaseException) -> None:
+    with connect(warehouse_file) as conn:
+        with pytest.raises(type(error)), transaction(conn):
+            conn.execute("DELETE FROM passback.notes")
+            conn.execute("INSERT INTO passback.notes VALUES ('half')")
+            raise error
+        # The connection is left outside any transaction: the next one starts cleanly.
+        with transaction(conn):
+            conn.execute("INSERT INTO passback.notes VALUES ('next')")
+    assert notes(warehouse_file) == ["before", "next"]
+
+
+def test_a_failed_rollback_does_not_hide_the_error(warehouse_file: Path) -> None:
+    with connect(warehouse_file) as conn, pytest.raises(ValueError) as caught, \
+            transaction(conn):
+        conn.execute("ROLLBACK")  # the transaction ends early, so the helper's ROLLBACK fails
+        raise ValueError("the real problem")
+    assert "rollback failed too" in " ".join(caught.value.__notes__)
