@@ -4,7 +4,9 @@ One row per entity: the warehouse table it lands in, the service and path per AP
 the response wrapper key (`orgs`), the single-record key (`org`, used by GET/PUT of one
 record), the column map that flattens a record, the fields a record must have to be loaded,
 and the cursor field for incremental loads. The client loops over this table; adding a
-collection is a new row, not a new function.
+collection is a new row, not a new function. The column map is also the `sis.<entity>`
+table's DDL (pipeline/warehouse.py derives it from `arrow_schema`), so this module must not
+import the warehouse.
 """
 
 from __future__ import annotations

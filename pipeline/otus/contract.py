@@ -3,7 +3,9 @@
 Files are read as text first, whatever their format, so one schema checks every format the
 same way: required columns, non-empty required values, enums, key uniqueness, and that each
 timestamp, boolean and decimal can be read. Only then are values converted to their types.
-The contract lives in ../shared/otus-gradebook-export.md; this module must follow it.
+The contract lives in ../shared/otus-gradebook-export.md; this module must follow it. The
+`otus.*` tables' DDL is derived from `Entity.arrow_schema` (pipeline/warehouse.py), so this
+module must not import the warehouse.
 """
 
 from __future__ import annotations
