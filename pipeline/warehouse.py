@@ -1,8 +1,10 @@
 """The warehouse: one DuckDB file, schemas `otus` and `sis` (raw), `passback` (derived).
 
-The raw tables are the contract between the extract layer and the rules layer. Every table
-carries `district` so one file can hold many districts; loads replace a district's rows (and
-a partition's, where a table is partitioned) in one transaction.
+The raw tables are the contract between the extract layer and the rules layer. Their columns
+follow their sources, the Otus export contract and the OneRoster endpoint table, so a column
+is written down once; the derived `passback` tables are written down here. Every table carries
+`district` so one file can hold many districts; loads replace a district's rows (and a
+partition's, where a table is partitioned) in one transaction.
 
 DuckDB allows one writer per file: open a connection only around the work that needs it,
 never across network I/O and never at import time.
@@ -16,61 +18,46 @@ from contextlib import AbstractContextManager, ExitStack, closing, contextmanage
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.config import warehouse_path
+from pipeline.oneroster.endpoints import ENDPOINTS
+from pipeline.otus.contract import ENTITIES
 
-# Otus export entities: the columns of ../shared/otus-gradebook-export.md, typed.
-OTUS_TABLES: dict[str, str] = {
-    "users": """
-        district VARCHAR NOT NULL, user_id VARCHAR NOT NULL, sis_sourced_id VARCHAR,
-        role VARCHAR NOT NULL, given_name VARCHAR, family_name VARCHAR, email VARCHAR""",
-    "passback_group": """
-        district VARCHAR NOT NULL, user_id VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL""",
-    "assessments": """
-        district VARCHAR NOT NULL, assessment_id VARCHAR NOT NULL, title VARCHAR NOT NULL,
-        assessment_type VARCHAR NOT NULL, grading_method VARCHAR NOT NULL,
-        points_possible DOUBLE, include_in_final_grade BOOLEAN NOT NULL,
-        created_by VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL, deleted_at TIMESTAMPTZ""",
-    "class_assignments": """
-        district VARCHAR NOT NULL, assignment_id VARCHAR NOT NULL,
-        assessment_id VARCHAR NOT NULL, class_sourced_id VARCHAR NOT NULL,
-        assigned_by VARCHAR NOT NULL, assigned_at TIMESTAMPTZ NOT NULL,
-        go_live_at TIMESTAMPTZ, due_at TIMESTAMPTZ, updated_at TIMESTAMPTZ NOT NULL,
-        deleted_at TIMESTAMPTZ""",
-    "scores": """
-        district VARCHAR NOT NULL, assignment_id VARCHAR NOT NULL,
-        student_sourced_id VARCHAR NOT NULL, status VARCHAR NOT NULL, points_earned DOUBLE,
-        excluded BOOLEAN NOT NULL, late BOOLEAN, missing BOOLEAN, graded_at TIMESTAMPTZ,
-        comment VARCHAR, updated_at TIMESTAMPTZ NOT NULL""",
+# Arrow types of the raw tables' columns, as DuckDB column types. Lists map element-wise.
+ARROW_TO_DUCKDB: dict[pa.DataType, str] = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.float64(): "DOUBLE",
+    pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
 }
 
-# OneRoster records flattened: references become `<name>_sourced_id` columns. Every SIS
-# table also has status ('active' / 'tobedeleted') and date_last_modified.
-_SIS_COMMON = "district VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL, status VARCHAR, " \
-    "date_last_modified TIMESTAMPTZ"
-SIS_TABLES: dict[str, str] = {
-    "orgs": f"""{_SIS_COMMON}, name VARCHAR, type VARCHAR, identifier VARCHAR,
-        parent_sourced_id VARCHAR""",
-    "academic_sessions": f"""{_SIS_COMMON}, title VARCHAR, type VARCHAR, start_date DATE,
-        end_date DATE, parent_sourced_id VARCHAR, school_year VARCHAR,
-        grading_window_open BOOLEAN""",
-    "courses": f"""{_SIS_COMMON}, title VARCHAR, course_code VARCHAR,
-        school_year_sourced_id VARCHAR, org_sourced_id VARCHAR""",
-    "classes": f"""{_SIS_COMMON}, title VARCHAR, class_code VARCHAR, class_type VARCHAR,
-        course_sourced_id VARCHAR, school_sourced_id VARCHAR, term_sourced_ids VARCHAR[]""",
-    "users": f"""{_SIS_COMMON}, enabled_user BOOLEAN, username VARCHAR, given_name VARCHAR,
-        family_name VARCHAR, role VARCHAR, email VARCHAR, org_sourced_ids VARCHAR[]""",
-    "enrollments": f"""{_SIS_COMMON}, class_sourced_id VARCHAR, school_sourced_id VARCHAR,
-        user_sourced_id VARCHAR, role VARCHAR, "primary" BOOLEAN, begin_date DATE,
-        end_date DATE""",
-    "categories": f"""{_SIS_COMMON}, title VARCHAR""",
-    "line_items": f"""{_SIS_COMMON}, title VARCHAR, description VARCHAR, assign_date DATE,
-        due_date DATE, class_sourced_id VARCHAR, category_sourced_id VARCHAR,
-        grading_period_sourced_id VARCHAR, result_value_min DOUBLE, result_value_max DOUBLE""",
-    "results": f"""{_SIS_COMMON}, line_item_sourced_id VARCHAR, student_sourced_id VARCHAR,
-        class_sourced_id VARCHAR, score_status VARCHAR, score DOUBLE, score_date DATE,
-        comment VARCHAR""",
-}
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB column type of an Arrow type; a clear error for one not mapped yet."""
+    if pa.types.is_list(arrow_type):
+        return f"{duckdb_type(arrow_type.value_type)}[]"
+    try:
+        return ARROW_TO_DUCKDB[arrow_type]
+    except KeyError:
+        raise TypeError(f"no DuckDB type for Arrow {arrow_type}; known: "
+                        f"{sorted(map(str, ARROW_TO_DUCKDB))}") from None
+
+
+def columns_ddl(schema: pa.Schema) -> str:
+    """The column list of a CREATE TABLE for an Arrow schema; non-nullable fields are NOT NULL."""
+    return ", ".join(f'"{f.name}" {duckdb_type(f.type)}{"" if f.nullable else " NOT NULL"}'
+                     for f in schema)
+
+
+# The raw tables follow their sources: otus.* the export contract (pipeline/otus/contract.py),
+# sis.* the endpoint table (pipeline/oneroster/endpoints.py), where OneRoster records are
+# flattened and references become `<name>_sourced_id` columns.
+OTUS_TABLES: dict[str, str] = {name: columns_ddl(entity.arrow_schema)
+                               for name, entity in ENTITIES.items()}
+SIS_TABLES: dict[str, str] = {entity: columns_ddl(ep.arrow_schema)
+                              for entity, ep in ENDPOINTS.items()}
 
 
 # What the rules stage writes (checks/ and assets/transform/): accepted line items and
@@ -193,3 +180,27 @@ def connect(
         read_only=read_only,
     ) as conn:
         yield conn
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT around the block; on any exception, interrupts too, roll back and re-raise.
+
+    A failed COMMIT is rolled back as well, so the previous rows stay whole either way.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as error:
+        _roll_back(conn, error)
+        raise
+
+
+def _roll_back(conn: duckdb.DuckDBPyConnection, error: BaseException) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error as failed:
+        # DuckDB may have ended the transaction already (a failed COMMIT) or lost the
+        # connection: the first error is the one to see, so this one is only noted on it.
+        error.add_note(f"rollback failed too: {failed}")

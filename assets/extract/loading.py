@@ -9,8 +9,7 @@ Callers fetch everything first: these functions never wait on the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +18,9 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.oneroster import Extract, Quarantined
+
+# Re-exported for pipeline/bench/extract.py, which imports it from here.
+from pipeline.warehouse import transaction as transaction
 
 INCOMING = "_passback_incoming"
 
@@ -31,18 +33,6 @@ class Changes:
     new: int  # keys that were not there before
     changed: int  # keys that were there with different values
     deleted: int  # keys removed because the source deleted them
-
-
-@contextmanager
-def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT, rolled back on any error so the previous load stays whole."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 # Results are read with fetchall: DuckDB refuses the next statement while a result is unfinished.

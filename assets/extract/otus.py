@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.extract.loading import Changes, transaction, write_table
+from assets.extract.loading import Changes, write_table
 from pipeline.otus import ENTITIES, ExportContractError, read_export
 from pipeline.resources import Districts, Warehouse
+from pipeline.warehouse import transaction
 
 GROUP = "otus_extract"
 KINDS = {"otus", "duckdb"}

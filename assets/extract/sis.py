@@ -18,7 +18,6 @@ from assets.extract.loading import (
     Changes,
     read_cursor,
     save_cursor,
-    transaction,
     write_quarantine,
     write_table,
 )
@@ -32,6 +31,7 @@ from pipeline.oneroster import (
     OneRosterResource,
 )
 from pipeline.resources import Districts, Warehouse
+from pipeline.warehouse import transaction
 
 GROUP = "sis_extract"
 KINDS = {"oneroster", "duckdb"}

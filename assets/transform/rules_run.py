@@ -30,6 +30,7 @@ from checks.asset_checks import Preconditions, preconditions
 from checks.evaluate import Verdicts, evaluate, rejection_rows
 from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
+from pipeline.warehouse import transaction
 
 # Line-item columns the rejections and results borrow (joined in SQL at write time).
 LINE_ITEM_CONTEXT = ["assignment_id", "assessment_id", "class_sourced_id", "class_title",
@@ -178,6 +179,14 @@ SELECT (SELECT count(*) - count(DISTINCT sourced_id) FROM passback.line_items
 """
 
 
+class _DuplicateSourcedIds(Exception):
+    """Raised inside the write transaction to roll it back: the sink must see one row per id."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} duplicate sourcedIds")
+        self.count = count
+
+
 def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: str) -> int:
     """Replace the partition's rows (and the district-level rejections) in one transaction.
 
@@ -188,22 +197,19 @@ def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: 
               "as_of": run.settings.as_of, "now": run.computed_at, "run_id": run_id,
               "zone": run.settings.time_zone}
     _register_run(conn, run)
-    conn.execute("BEGIN TRANSACTION")
     try:
-        for statement in WRITE_SQL:
-            names = {k: v for k, v in params.items() if f"${k}" in statement}
-            conn.execute(statement, names)
-        duplicates = conn.execute(DUPLICATES_SQL, {"district": params["district"],
-                                                   "gp": params["gp"]}).fetchall()[0]
-        count = int(duplicates[0]) if duplicates else 0
-        if count:
-            conn.execute("ROLLBACK")
-            return count
-        conn.execute("COMMIT")
+        with transaction(conn):
+            for statement in WRITE_SQL:
+                names = {k: v for k, v in params.items() if f"${k}" in statement}
+                conn.execute(statement, names)
+            duplicates = conn.execute(DUPLICATES_SQL, {"district": params["district"],
+                                                       "gp": params["gp"]}).fetchall()[0]
+            count = int(duplicates[0]) if duplicates else 0
+            if count:
+                raise _DuplicateSourcedIds(count)
         return 0
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+    except _DuplicateSourcedIds as rolled_back:
+        return rolled_back.count
     finally:
         for name in ("run_line_items", "run_results", "run_scope", "run_rejections",
                      "run_stats"):

@@ -4,7 +4,9 @@ One row per entity: the warehouse table it lands in, the service and path per AP
 the response wrapper key (`orgs`), the single-record key (`org`, used by GET/PUT of one
 record), the column map that flattens a record, the fields a record must have to be loaded,
 and the cursor field for incremental loads. The client loops over this table; adding a
-collection is a new row, not a new function.
+collection is a new row, not a new function. The column map is also the `sis.<entity>`
+table's DDL (pipeline/warehouse.py derives it from `arrow_schema`), so this module must not
+import the warehouse.
 """
 
 from __future__ import annotations
@@ -55,9 +57,14 @@ class Endpoint:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        """The Arrow schema of flattened records, in warehouse column order."""
-        columns = [pa.field(name, col.arrow_type) for name, col in self.all_columns.items()]
-        return pa.schema([pa.field("district", pa.string()), *columns])
+        """The Arrow schema of flattened records, in warehouse column order.
+
+        A row's identity (district, sourced_id) is never null: a record without a sourcedId
+        is quarantined, not loaded. Every other column is nullable.
+        """
+        columns = [pa.field(name, col.arrow_type, nullable=name != "sourced_id")
+                   for name, col in self.all_columns.items()]
+        return pa.schema([pa.field("district", pa.string(), nullable=False), *columns])
 
     def missing_fields(self, record: JSON) -> list[str]:
         """Required fields that are absent or empty in a record."""

@@ -3,7 +3,9 @@
 Files are read as text first, whatever their format, so one schema checks every format the
 same way: required columns, non-empty required values, enums, key uniqueness, and that each
 timestamp, boolean and decimal can be read. Only then are values converted to their types.
-The contract lives in ../shared/otus-gradebook-export.md; this module must follow it.
+The contract lives in ../shared/otus-gradebook-export.md; this module must follow it. The
+`otus.*` tables' DDL is derived from `Entity.arrow_schema` (pipeline/warehouse.py), so this
+module must not import the warehouse.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 Kind = Literal["string", "timestamp", "boolean", "decimal", "enum"]
+# The Arrow type of each kind once converted (`typed`); the otus.* tables' columns follow it.
+ARROW_TYPES: dict[Kind, pyarrow.DataType] = {
+    "string": pyarrow.string(), "enum": pyarrow.string(), "boolean": pyarrow.bool_(),
+    "decimal": pyarrow.float64(), "timestamp": pyarrow.timestamp("us", tz="UTC"),
+}
 TRUE_VALUES = ("true", "1")
 BOOLEAN_VALUES = ("true", "false", "1", "0")
 # An offset (`Z`, `+02:00`, `+0200`, `+02`) at the end of a timestamp; without one the
@@ -46,6 +54,14 @@ class Entity:
     def columns(self) -> list[str]:
         """The contract's column names in order."""
         return [f.name for f in self.fields]
+
+    @property
+    def arrow_schema(self) -> pyarrow.Schema:
+        """The typed rows' Arrow schema, district first; a required column is not nullable."""
+        return pyarrow.schema([
+            pyarrow.field("district", pyarrow.string(), nullable=False),
+            *(pyarrow.field(f.name, ARROW_TYPES[f.kind], nullable=not f.required)
+              for f in self.fields)])
 
 
 def _f(name: str, kind: Kind, required: bool = False, values: tuple[str, ...] = ()) -> Field:

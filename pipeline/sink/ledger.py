@@ -22,6 +22,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from pipeline.warehouse import transaction
+
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
 # Ledger states.
@@ -87,15 +89,10 @@ def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> 
     # per batch, stalling the HTTP workers that share this process.
     batch = pa.Table.from_pydict({name: [getattr(o, name) for o in latest.values()]
                                   for name in _SCHEMA.names}, schema=_SCHEMA)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.register("ledger_batch", batch)
         conn.execute(_UPSERT)
         conn.unregister("ledger_batch")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def is_lock_conflict(error: Exception) -> bool:

@@ -31,6 +31,7 @@ from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
 from pipeline.sink.progress import SyncCounters
 from pipeline.sink.writer import SinkWriter
+from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 SIS_WRITER_TAG = "passback/sis_writer"
@@ -185,13 +186,9 @@ def district_lock(district: str, lock_dir: Path | None, log: Log) -> Iterator[No
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-_PLAN_SCHEMA = pa.schema([
-    ("district", pa.string()), ("grading_period_sourced_id", pa.string()),
-    ("run_id", pa.string()), ("planned_at", pa.timestamp("us", tz="UTC")),
-    ("dry_run", pa.bool_()), ("entity", pa.string()), ("sourced_id", pa.string()),
-    ("action", pa.string()), ("reason", pa.string()), ("payload_hash", pa.string()),
-    ("payload", pa.string()),
-])
+def _plan_schema(conn: duckdb.DuckDBPyConnection) -> pa.Schema:
+    """The Arrow schema of `passback.sync_plan`'s rows, read from the table (declared once)."""
+    return conn.sql("SELECT * FROM passback.sync_plan LIMIT 0").to_arrow_table().schema
 
 
 def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
@@ -204,26 +201,21 @@ def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
     now = datetime.now(UTC)
     common = {"district": plan.district, "run_id": run_id, "planned_at": now,
               "grading_period_sourced_id": plan.grading_period_sourced_id, "dry_run": dry_run}
-    with connect() as conn:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute("DELETE FROM passback.sync_plan WHERE district = ? AND "
-                         "grading_period_sourced_id = ?",
-                         [plan.district, plan.grading_period_sourced_id])
-            for start in range(0, len(plan.actions), batch_rows):
-                rows = [common | {
-                    "entity": a.entity, "sourced_id": a.sourced_id, "action": a.action,
-                    "reason": a.reason, "payload_hash": a.payload_hash,
-                    "payload": a.body.decode("utf-8")
-                    if a.action in WRITES and a.body is not None else None}
-                    for a in plan.actions[start:start + batch_rows]]
-                conn.register("plan_rows", pa.Table.from_pylist(rows, schema=_PLAN_SCHEMA))
-                conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
-                conn.unregister("plan_rows")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    with connect() as conn, transaction(conn):
+        schema = _plan_schema(conn)
+        conn.execute("DELETE FROM passback.sync_plan WHERE district = ? AND "
+                     "grading_period_sourced_id = ?",
+                     [plan.district, plan.grading_period_sourced_id])
+        for start in range(0, len(plan.actions), batch_rows):
+            rows = [common | {
+                "entity": a.entity, "sourced_id": a.sourced_id, "action": a.action,
+                "reason": a.reason, "payload_hash": a.payload_hash,
+                "payload": a.body.decode("utf-8")
+                if a.action in WRITES and a.body is not None else None}
+                for a in plan.actions[start:start + batch_rows]]
+            conn.register("plan_rows", pa.Table.from_pylist(rows, schema=schema))
+            conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
+            conn.unregister("plan_rows")
 
 
 # One row per object the SIS refused, with the SIS's own words, in the rules' table.
@@ -259,13 +251,11 @@ def record_sis_refusals(connect: Connect, plan: SyncPlan) -> int:
     unchanged (it is not re-sent), and a rules run that rewrote the table loses nothing.
     """
     params = {"district": plan.district, "gp": plan.grading_period_sourced_id}
-    with connect() as conn:
-        conn.execute("BEGIN TRANSACTION")
+    with connect() as conn, transaction(conn):
         conn.execute("DELETE FROM passback.rejections WHERE district = $district AND "
                      "grading_period_sourced_id = $gp AND rule = 'sis_rejected'", params)
         conn.execute(_REFUSALS_SQL, params)
         count = conn.execute("SELECT count(*) FROM passback.rejections WHERE district = $district "
                              "AND grading_period_sourced_id = $gp AND rule = 'sis_rejected'",
                              params).fetchone()
-        conn.execute("COMMIT")
     return int(count[0]) if count else 0
