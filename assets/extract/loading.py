@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipeline.oneroster import Extract, Quarantined
 
 # Re-exported for pipeline/bench/extract.py, which imports it from here.
-from pipeline.warehouse import transaction as transaction
+
 
 INCOMING = "_passback_incoming"
 

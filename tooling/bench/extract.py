@@ -23,8 +23,8 @@ def _config(params: dict[str, Any]) -> DistrictConfig:
 
 def extract_client(params: dict[str, Any]) -> dict[str, Any]:
     """Every collection through `OneRosterClient.extract`, written as the extract assets do."""
-    from assets.extract.loading import transaction, write_table
-    from pipeline.warehouse import connect
+    from assets.extract.loading import write_table
+    from pipeline.warehouse import connect, transaction
 
     config = _config(params)
     warehouse = Path(params["warehouse"])
