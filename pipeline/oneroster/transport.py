@@ -112,10 +112,12 @@ class Transport:
         self.policy = policy or RetryPolicy()
         self._budget = budget_for(config.district, sis.budget.max_requests_per_second,
                                   sis.budget.max_concurrency)
-        self._origins = {_origin(url) for url in bases}  # where our credentials may go
+        # Where our credentials may go, by URL prefix ("https://host:port"): matching a prefix
+        # is cheaper per call than parsing the URL.
+        self._origins = {_prefix(url): _origin(url) for url in bases}
         # Verified against the system's certificate store, as urllib3 does by default.
         self.tls = ssl.create_default_context() \
-            if any(scheme == "https" for scheme, _, _ in self._origins) else None
+            if any(scheme == "https" for scheme, _, _ in self._origins.values()) else None
         self._connect_timeout = min(10.0, sis.timeout_seconds)
         self._read_timeout = sis.timeout_seconds
         self._local = threading.local()  # each thread's connections, by origin
@@ -149,16 +151,14 @@ class Transport:
         """
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-        origin = _origin(url)
-        if origin not in self._origins:
-            raise OneRosterError(f"{method} {redact_url(url)}: not one of the district's SIS "
-                                 "addresses; nothing was sent")
+        prefix = self._prefix_of(method, url)
         headers = self._call_headers(method, service, body)
         retry, renewed = self.policy.retry(), False
         while True:
-            target, signed, token = self._authorise(method, url, headers)
+            sent_url, signed, token = self._authorise(method, url, headers)
+            target = sent_url[len(prefix):] or "/"  # the request line: path and query
             try:
-                answer = self._exchange(origin, method, url, target, body, signed)
+                answer = self._exchange(self._origins[prefix], method, url, target, body, signed)
                 answer.decode()
             except (ConnectTimeoutError, ProtocolError) as error:
                 self.stats.count(requests=1)
@@ -186,6 +186,14 @@ class Transport:
         answer.retries = len(retry.history)
         return answer
 
+    def _prefix_of(self, method: str, url: str) -> str:
+        """The district origin `url` is on; refuses any other host (no credentials go there)."""
+        for prefix in self._origins:
+            if url.startswith(prefix) and url[len(prefix):len(prefix) + 1] in ("", "/", "?"):
+                return prefix
+        raise OneRosterError(f"{method} {redact_url(url)}: not one of the district's SIS "
+                             "addresses; nothing was sent")
+
     def _call_headers(self, method: str, service: Service, body: bytes | None) -> dict[str, str]:
         headers = dict(self._headers)
         if method == "GET":
@@ -198,14 +206,14 @@ class Transport:
 
     def _authorise(self, method: str, url: str, headers: dict[str, str],
                    ) -> tuple[str, dict[str, str], str | None]:
-        """(what to send after the origin, the headers, the bearer token or None) for one
-        attempt: an OAuth 1 signature is fresh each time, in the header or the query."""
+        """(the URL to send, the headers, the bearer token or None) for one attempt: an OAuth 1
+        signature is fresh each time, in the header or in the query."""
         if self._signer is not None:
             signed_url, signed, _ = self._signer.sign(url, method, None, dict(headers))
-            return _target(signed_url), signed, None
+            return signed_url, signed, None
         assert self._tokens is not None
         token = self._tokens.token()
-        return _target(url), {**headers, "Authorization": f"Bearer {token}"}, token
+        return url, {**headers, "Authorization": f"Bearer {token}"}, token
 
     def _after_error(self, retry: Retry, method: str, url: str, error: Exception) -> Retry:
         """The next `Retry` after a lost answer, having slept its backoff; raises when spent."""
@@ -268,10 +276,9 @@ def _origin(url: str) -> Origin:
     return parts.scheme, parts.hostname or "", parts.port
 
 
-def _target(url: str) -> str:
-    """What follows the origin in the request line: path and query."""
+def _prefix(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _token_session(retry: Retry) -> requests.Session:

@@ -137,3 +137,16 @@ def test_reads_and_writes_of_a_district_share_one_in_flight_budget(
                 thread.join()
     assert len(records) == 6 and writer.stats.requests == 8
     assert peak == 2  # both slots were used, and never more than both, reads and writes alike
+
+
+def test_a_url_off_the_districts_sis_is_refused_before_anything_is_sent(
+        credentials_env: None) -> None:
+    heads: list[bytes] = []
+    with raw_sis(keep_alive(lambda _: http_answer(200), heads)) as sis:
+        config = district_config(sis, version="1.1", auth="oauth1")
+        lookalike = f"{sis.url}0{ORGS}"  # the same host, a port that only starts the same
+        with QUICK.reader(config) as reader:
+            for url in (f"http://localhost:{sis.url.rsplit(':', 1)[1]}{ORGS}", lookalike):
+                with pytest.raises(OneRosterError, match="not one of the district's SIS"):
+                    reader.transport.send("GET", url, service="rostering")
+    assert sis.connections == 0 and heads == [] and reader.stats.requests == 0
