@@ -96,7 +96,9 @@ class Answer:
 
 
 class Transport:
-    """Sends one district's calls; thread-safe, one keep-alive connection per thread."""
+    """Sends one district's calls; thread-safe, one keep-alive connection per thread and
+    origin. `stats` counts every attempt, retry and token request; `policy` is the one retry
+    policy of its reads and writes."""
 
     def __init__(self, config: DistrictConfig, policy: RetryPolicy | None = None, *,
                  signature_type: SignatureType = "header",
