@@ -66,7 +66,7 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
         since = None if full_refresh else read_cursor(conn, district, ep.entity)
     full = since is None
     try:
-        with oneroster.client(config) as client:
+        with oneroster.reader(config) as client:
             extract = client.extract(ep.entity, since=since)
     except (OneRosterAuthError, ConfigError) as exc:
         # Wrong or missing credentials do not heal in a minute: fail now, no step retries.

@@ -10,12 +10,11 @@ import dagster as dg
 
 from assets.transform.passback_rules import LINE_ITEMS, RESULTS, resolve_grading_period
 from pipeline.config import ConfigError
-from pipeline.oneroster import OneRosterAuthError, OneRosterResource, RetryPolicy
+from pipeline.oneroster import OneRosterAuthError, OneRosterResource
 from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
 from pipeline.resources import Districts, Warehouse
 from pipeline.sink import SyncReport, run_sync, sis_writer_tags
 from pipeline.sink.run import SIS_WRITER_TAG
-from pipeline.sink.writer import SinkWriter
 
 GROUP = "sink"
 KEY = dg.AssetKey(["passback", "sis_sync"])
@@ -77,12 +76,9 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
     if not dry_run and context.run.tags.get(SIS_WRITER_TAG) != district.district:
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
                             "not keep other runs off this SIS; the sink's own lock still does")
-    # A dry run needs no client: nothing is sent, not even a token request.
-    policy = RetryPolicy(total=oneroster.max_retries, backoff_factor=oneroster.backoff_factor,
-                         backoff_max=oneroster.backoff_max_seconds,
-                         backoff_jitter=oneroster.backoff_jitter)
     try:
-        with nullcontext(None) if dry_run else SinkWriter(district, policy) as client:
+        # A dry run needs no writer: nothing is sent, not even a token request.
+        with nullcontext(None) if dry_run else oneroster.writer(district) as client:
             report = run_sync(district, grading_period, client=client,
                               connect=warehouse.get_connection, dry_run=dry_run,
                               run_id=context.run.run_id, as_of=as_of, log=context.log.info)

@@ -1,13 +1,15 @@
-"""OneRoster 1.1 / 1.2 REST access: the endpoint table, the client and its Dagster resource.
+"""OneRoster 1.1 / 1.2 REST access: the endpoint table, the reader, the writer, their transport
+and the Dagster resource that hands them out.
 
 Public API (for the extract and sink layers):
-    OneRosterResource(...).client(district_config) -> OneRosterClient (a context manager)
-    client.extract(entity, since=None) -> Extract      rows (Arrow), deletions, quarantine
-    client.records(entity, since=None) -> list[dict]    raw records
-    client.get(entity, sourced_id) -> dict | None
-    client.put(entity, sourced_id, record) -> WriteOutcome   status, ok, imsx, retries
-    client.delete(entity, sourced_id) -> WriteOutcome
-    client.stats                                        requests, pages, retries, renewals
+    OneRosterResource(...).reader(district_config) -> OneRosterClient (a context manager)
+    reader.extract(entity, since=None) -> Extract      rows (Arrow), deletions, quarantine
+    reader.records(entity, since=None) -> list[dict]    raw records
+    reader.get(entity, sourced_id) -> dict | None
+    OneRosterResource(...).writer(district_config) -> OneRosterWriter (a context manager)
+    writer.put(entity, sourced_id, record) -> WriteOutcome   status, ok, imsx, retries
+    writer.delete(entity, sourced_id) -> WriteOutcome
+    reader.stats, writer.stats                          requests, pages, retries, renewals
 """
 
 from pipeline.oneroster.auth import OneRosterAuthError
@@ -20,8 +22,9 @@ from pipeline.oneroster.models import (
     Quarantined,
     WriteOutcome,
 )
+from pipeline.oneroster.policy import RequestStats, RetryPolicy
 from pipeline.oneroster.resource import OneRosterResource
-from pipeline.oneroster.transport import RequestStats, RetryPolicy
+from pipeline.oneroster.writer import OneRosterWriter
 
 __all__ = [
     "ENDPOINTS",
@@ -32,6 +35,7 @@ __all__ = [
     "OneRosterClient",
     "OneRosterError",
     "OneRosterResource",
+    "OneRosterWriter",
     "Quarantined",
     "RequestStats",
     "RetryPolicy",

@@ -1,12 +1,13 @@
 """Authentication for OneRoster calls: OAuth 1.0a signing, OAuth 2 client credentials, and the
 Infinite Campus vendor header.
 
-OAuth 1.0a is requests-oauthlib's `OAuth1`: it signs the query string too, so `limit`,
-`offset` and `filter` are covered by the signature whether the signature travels in the
-query or in the Authorization header. OAuth 2 tokens come from a small manager built on
-oauthlib's `BackendApplicationClient`: one token per client, shared by its threads, renewed a
-minute before it expires and once when the SIS answers 401. Secret values are read from the
-environment here and nowhere else, and never appear in a message.
+OAuth 1.0a is oauthlib's signing client, applied by the transport to every attempt: it signs
+the query string too, so `limit`, `offset` and `filter` are covered by the signature
+whether the signature travels in the query or in the Authorization header. OAuth 2 tokens come
+from a small manager built on oauthlib's `BackendApplicationClient`: one token per transport,
+shared by its threads, renewed a minute before it expires and once when the SIS answers 401.
+Secret values are read from the environment here and nowhere else, and never appear in a
+message.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import time
 from typing import Literal
 
 import requests
-from oauthlib.oauth1 import SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
+from oauthlib.oauth1 import SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY, Client
 from oauthlib.oauth2 import BackendApplicationClient
-from requests_oauthlib import OAuth1
 
 from pipeline.config import OAuth1Auth, OAuth2Auth, SISConfig, secret
-from pipeline.oneroster.transport import RequestStats, retries_of
+from pipeline.oneroster.policy import RequestStats
 
 SignatureType = Literal["header", "query"]
 # Renew a token this long before the server says it expires (or a tenth of a short lifetime).
@@ -32,9 +32,10 @@ class OneRosterAuthError(RuntimeError):
     """The SIS refused our credentials (the message never contains them)."""
 
 
-def oauth1(auth: OAuth1Auth, signature_type: SignatureType) -> OAuth1:
-    """An OAuth 1.0a signer for the district's key and secret."""
-    return OAuth1(
+def oauth1(auth: OAuth1Auth, signature_type: SignatureType) -> Client:
+    """An OAuth 1.0a signer for the district's key and secret; `sign` returns text (no
+    `decoding`), so the transport sends its URL and headers as they are."""
+    return Client(
         secret(auth.key_env, purpose="OAuth 1.0a consumer key"),
         client_secret=secret(auth.secret_env, purpose="OAuth 1.0a consumer secret"),
         signature_method=auth.signature_method,
@@ -98,33 +99,18 @@ class TokenManager:
         self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime / 10)
 
 
+def retries_of(response: requests.Response) -> int:
+    """How many retries urllib3 made before this response arrived."""
+    retries = getattr(response.raw, "retries", None)
+    return len(retries.history) if retries is not None else 0
+
+
 def _json_or_empty(response: requests.Response) -> dict:
     try:
         payload = response.json()
     except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}
-
-
-class BearerAuth(requests.auth.AuthBase):
-    """Puts the manager's current token on each request."""
-
-    def __init__(self, tokens: TokenManager) -> None:
-        self.tokens = tokens
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.tokens.token()}"
-        return request
-
-
-def request_auth(
-    sis: SISConfig, session: requests.Session, stats: RequestStats, signature_type: SignatureType,
-) -> tuple[requests.auth.AuthBase, TokenManager | None]:
-    """The requests auth for a district, and its token manager when it uses OAuth 2."""
-    if isinstance(sis.auth, OAuth1Auth):
-        return oauth1(sis.auth, signature_type), None
-    tokens = TokenManager(sis.auth, session, stats, sis.timeout_seconds)
-    return BearerAuth(tokens), tokens
 
 
 def vendor_headers(sis: SISConfig) -> dict[str, str]:

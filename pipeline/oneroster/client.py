@@ -1,10 +1,11 @@
-"""The OneRoster REST client: one per district, reading collections and writing records.
+"""The OneRoster reader: one per district, reading collections over the district's transport.
 
 Reads page with limit/offset. When the server reports `X-Total-Count`, the remaining pages
 are fetched concurrently within the district's budget; otherwise the client follows `Link:
 rel="next"` or steps the offset itself, and stops on an empty page or a page shorter than the
 largest one seen (the server's real page size, which may be below the `limit` we asked for).
-Writes (`put`, `delete`) share the same session, retries, budget and 401 handling.
+Writes are `OneRosterWriter`'s (pipeline/oneroster/writer.py), on the same kind of transport:
+same retry loop, budget and auth, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
-import requests
+from requests.utils import requote_uri
 
-from pipeline.config import DistrictConfig, OAuth1Auth, _check_url
-from pipeline.oneroster.auth import (
-    OneRosterAuthError,
-    SignatureType,
-    request_auth,
-    vendor_headers,
-)
+from pipeline.config import DistrictConfig
+from pipeline.oneroster.auth import SignatureType
 from pipeline.oneroster.endpoints import Endpoint, endpoint
 from pipeline.oneroster.flatten import to_timestamp
 from pipeline.oneroster.models import (
@@ -32,50 +28,27 @@ from pipeline.oneroster.models import (
     OneRosterError,
     Page,
     Quarantined,
-    WriteOutcome,
     parse_imsx,
 )
-from pipeline.oneroster.transport import (
-    RequestStats,
-    RetryPolicy,
-    budget_for,
-    build_session,
-    redact_url,
-    retries_of,
-    send_resigned,
-)
+from pipeline.oneroster.policy import RequestStats, RetryPolicy, redact_url
+from pipeline.oneroster.transport import Answer, Transport
 
 DEFAULT_PAGE_SIZE = 1000
 
 
 class OneRosterClient:
-    """Talks OneRoster 1.1 or 1.2 to one district's SIS; use as a context manager."""
+    """Reads OneRoster 1.1 or 1.2 collections from one district's SIS; use as a context
+    manager. `stats` counts its requests (retries and token requests included)."""
 
     def __init__(self, config: DistrictConfig, *, page_size: int = DEFAULT_PAGE_SIZE,
                  retry: RetryPolicy | None = None, signature_type: SignatureType = "header"):
         sis = config.sis
-        # Validated configs already refuse it; one built around validation (model_copy,
-        # model_construct) must still never send credentials in clear to a remote host.
-        for url in (sis.rostering_base, sis.gradebook_base, getattr(sis.auth, "token_url", "")):
-            if url:
-                _check_url(url)
         self.config = config
         self.version = sis.oneroster_version
         self.page_size = page_size
-        self.stats = RequestStats()
-        self._timeout = (min(10.0, sis.timeout_seconds), sis.timeout_seconds)
-        self._budget = budget_for(config.district, sis.budget.max_requests_per_second,
-                                  sis.budget.max_concurrency)
-        self._policy = retry or RetryPolicy()
-        # OAuth 1 nonces are single-use: the adapter only retries connects that never reached
-        # the server, and other retries re-sign (same urllib3 policy, see send_resigned).
-        self._resign = isinstance(sis.auth, OAuth1Auth)
-        adapter_retry = self._policy.connect_only() if self._resign else self._policy.retry()
-        self._session = build_session(adapter_retry, sis.budget.max_concurrency)
-        # Token requests are POSTs: safe to retry, so they get their own session that allows it.
-        token_session = build_session(self._policy.retry(frozenset({"POST"})), 1)
-        self._auth, self._tokens = request_auth(sis, token_session, self.stats, signature_type)
-        self._vendor = vendor_headers(sis)
+        self.transport = Transport(config, retry, signature_type=signature_type,
+                                   user_agent="passback-extract/0.1")
+        self.stats: RequestStats = self.transport.stats
         self._bases = {"rostering": sis.rostering_base, "gradebook": sis.gradebook_base}
         self._pool = ThreadPoolExecutor(max_workers=sis.budget.max_concurrency,
                                         thread_name_prefix=f"oneroster-{config.district}")
@@ -89,7 +62,7 @@ class OneRosterClient:
     def close(self) -> None:
         """Stop the worker threads and close the connections."""
         self._pool.shutdown(wait=True)
-        self._session.close()
+        self.transport.close()
 
     # Reads -------------------------------------------------------------------------------
 
@@ -142,26 +115,12 @@ class OneRosterClient:
     def get(self, entity: str, sourced_id: str) -> JSON | None:
         """One record by sourcedId, or None when the SIS does not have it."""
         ep = endpoint(entity)
-        response = self._request("GET", self._record_url(ep, sourced_id), ep)
-        if response.status_code == 404:
+        response = self._get(self._record_url(ep, sourced_id), ep)
+        if response.status == 404:
             return None
         body = self._json(response, ep)
         record = body.get(ep.record_key)
         return record if isinstance(record, dict) else None
-
-    # Writes ------------------------------------------------------------------------------
-
-    def put(self, entity: str, sourced_id: str, payload: JSON) -> WriteOutcome:
-        """Create or replace one record; `payload` is the record (wrapped in its key here)."""
-        ep = endpoint(entity)
-        response = self._request("PUT", self._record_url(ep, sourced_id), ep,
-                                 json={ep.record_key: {**payload, "sourcedId": sourced_id}})
-        return self._outcome(response)
-
-    def delete(self, entity: str, sourced_id: str) -> WriteOutcome:
-        """Delete one record (the SIS marks it `tobedeleted`)."""
-        ep = endpoint(entity)
-        return self._outcome(self._request("DELETE", self._record_url(ep, sourced_id), ep))
 
     # Paging ------------------------------------------------------------------------------
 
@@ -208,7 +167,7 @@ class OneRosterClient:
         size = ep.page_size or self.page_size
         while page.records:
             if page.next_url and _same_origin(page.next_url, url):
-                page = self._page(ep, _without_oauth(page.next_url), None)
+                page = self._page(ep, requote_uri(_without_oauth(page.next_url)), None)
             elif not page.next_url and (page.has_link_header or len(page.records) < largest):
                 break  # the server pages by Link and named no next page, or this was the tail
             else:
@@ -219,7 +178,7 @@ class OneRosterClient:
         return pages
 
     def _page(self, ep: Endpoint, url: str, params: dict[str, Any] | None) -> Page:
-        response = self._request("GET", url, ep, params=params)
+        response = self._get(url, ep, params)
         body = self._json(response, ep)
         records = body.get(ep.wrapper_key)
         if records is None:
@@ -232,86 +191,40 @@ class OneRosterClient:
             imsx = body.get("imsx_description") or body.get("imsx_codeMajor")
             raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body holds no "
                                  f"`{ep.wrapper_key}` list" + (f" (imsx: {imsx})" if imsx else ""),
-                                 response.status_code)
+                                 response.status)
         self.stats.count(pages=1)
         total = response.headers.get("X-Total-Count")
-        next_link = response.links.get("next", {}).get("url")
+        next_link = response.links().get("next", {}).get("url")
         return Page([r for r in records if isinstance(r, dict)],
                     int(total) if total and total.strip().isdigit() else None,
                     next_link, "Link" in response.headers)
 
     # One request -------------------------------------------------------------------------
 
-    def _request(self, method: str, url: str, ep: Endpoint, *,
-                 params: dict[str, Any] | None = None, json: JSON | None = None,
-                 ) -> requests.Response:
-        """Send one call within the budget; renew an OAuth 2 token once on a 401."""
-        headers = self._vendor if ep.service == "gradebook" else {}
-        for attempt in (1, 2):
-            token = self._tokens.token() if self._tokens else None
-            try:
-                response, retried = self._send(method, url, params, json, headers)
-            except requests.RequestException as exc:
-                # str(exc) would echo the signed URL: name the path and the failure only.
-                raise OneRosterError(f"{method} {_path(url)} failed after retries: "
-                                     f"{type(exc).__name__}") from None
-            self.stats.count(requests=1 + retried, retries=retried)
-            if response.status_code == 401 and attempt == 1 and token is not None:
-                assert self._tokens is not None
-                self._tokens.renew(token)
-                continue
-            break
-        if response.status_code == 401:
-            raise OneRosterAuthError(
-                f"{method} {_path(url)}: the SIS refused our credentials (HTTP 401); "
-                "check the district's auth settings and environment variables")
-        return response
+    def _get(self, url: str, ep: Endpoint, params: dict[str, Any] | None = None) -> Answer:
+        """One GET through the district's transport (retries, budget, auth, 401 renewal)."""
+        return self.transport.send("GET", url, service=ep.service, params=params)
 
-    def _send(self, method: str, url: str, params: dict[str, Any] | None, json: JSON | None,
-              headers: dict[str, str]) -> tuple[requests.Response, int]:
-        """One call and its retries, holding a budget slot per attempt."""
-
-        def attempt() -> requests.Response:
-            with self._budget.slot():
-                return self._session.request(method, url, params=params, json=json,
-                                             headers=headers, auth=self._auth,
-                                             timeout=self._timeout)
-
-        if self._resign:
-            return send_resigned(attempt, method, url, self._policy.retry())
-        response = attempt()
-        return response, retries_of(response)
-
-    def _json(self, response: requests.Response, ep: Endpoint) -> JSON:
+    def _json(self, response: Answer, ep: Endpoint) -> JSON:
+        # A 3xx lands here too: redirects are not followed, so it is an error, not a page.
         if not response.ok:
             imsx = parse_imsx(response)
             raise OneRosterError(
-                f"{response.request.method} {_path(response.url)} ({ep.entity}): HTTP "
-                f"{response.status_code}: {imsx or response.reason}",
-                response.status_code, imsx)
+                f"{response.method} {_path(response.url)} ({ep.entity}): HTTP "
+                f"{response.status}: {imsx or response.reason}",
+                response.status, imsx)
         try:
             body = response.json()
         except ValueError:
             raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not JSON",
-                                 response.status_code) from None
+                                 response.status) from None
         if not isinstance(body, dict):
             raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not a JSON "
-                                 "object", response.status_code)
+                                 "object", response.status)
         return body
 
-    def _outcome(self, response: requests.Response) -> WriteOutcome:
-        body: JSON | None = None
-        if response.content:
-            try:
-                parsed = response.json()
-                body = parsed if isinstance(parsed, dict) else None
-            except ValueError:
-                body = None
-        imsx = None if response.ok else parse_imsx(response)
-        return WriteOutcome(response.status_code, imsx, retries_of(response), body)
-
     def _record_url(self, ep: Endpoint, sourced_id: str) -> str:
-        return f"{self._bases[ep.service]}{ep.path(self.version)}/{sourced_id}"
+        return f"{self._bases[ep.service]}{ep.path(self.version)}/{quote(sourced_id, safe='')}"
 
 
 def _latest(records: list[JSON], cursor_field: str) -> str | None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
-import requests
 
-from pipeline.oneroster.transport import RequestStats
+from pipeline.oneroster.policy import RequestStats
 
 JSON = dict[str, Any]
+
+
+class HasJSON(Protocol):
+    """An HTTP answer whose body can be parsed (the transport's `Answer`)."""
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError when it is not."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class Imsx:
         return ": ".join(p for p in parts if p) or "no imsx status"
 
 
-def parse_imsx(response: requests.Response) -> Imsx | None:
+def parse_imsx(response: HasJSON) -> Imsx | None:
     """The imsx status of a response body, wherever the SIS put it; None when there is none."""
     try:
         payload: Any = response.json()

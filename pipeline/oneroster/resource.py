@@ -1,4 +1,8 @@
-"""The Dagster resource that hands out OneRoster clients, one per district."""
+"""The Dagster resource that hands out OneRoster readers and writers, one per district.
+
+One place builds both from one retry policy, so a test or a deployment swaps the SIS client
+(or its patience) for reads and writes together.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pydantic import Field
 
 from pipeline.config import DistrictConfig
 from pipeline.oneroster.client import DEFAULT_PAGE_SIZE, OneRosterClient
-from pipeline.oneroster.transport import RetryPolicy
+from pipeline.oneroster.policy import RetryPolicy
+from pipeline.oneroster.writer import OneRosterWriter
 
 
 class OneRosterResource(dg.ConfigurableResource):
@@ -29,10 +34,18 @@ class OneRosterResource(dg.ConfigurableResource):
         default="header",
         description="where the OAuth 1.0a signature travels; both sign the query parameters")
 
-    def client(self, config: DistrictConfig) -> OneRosterClient:
-        """A client for one district; close it (or use `with`) when done."""
-        policy = RetryPolicy(total=self.max_retries, backoff_factor=self.backoff_factor,
-                             backoff_max=self.backoff_max_seconds,
-                             backoff_jitter=self.backoff_jitter)
-        return OneRosterClient(config, page_size=self.page_size, retry=policy,
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry policy of reads and writes."""
+        return RetryPolicy(total=self.max_retries, backoff_factor=self.backoff_factor,
+                           backoff_max=self.backoff_max_seconds,
+                           backoff_jitter=self.backoff_jitter)
+
+    def reader(self, config: DistrictConfig) -> OneRosterClient:
+        """A reader of one district's collections; close it (or use `with`) when done."""
+        return OneRosterClient(config, page_size=self.page_size, retry=self.retry_policy(),
+                               signature_type=self.oauth1_signature_type)
+
+    def writer(self, config: DistrictConfig) -> OneRosterWriter:
+        """A writer (PUT / DELETE) for one district; close it (or use `with`) when done."""
+        return OneRosterWriter(config, self.retry_policy(),
                                signature_type=self.oauth1_signature_type)

@@ -1,204 +1,292 @@
-"""The HTTP plumbing under the OneRoster client: session, retry policy, budget, counters.
+"""One district's HTTP to its SIS, for reads and writes alike: one retry loop, one budget.
 
-Retries are urllib3's `Retry` mounted on the session's adapter (429, 5xx, timeouts and dropped
-connections; `Retry-After` honoured; exponential backoff with jitter), not a loop of ours.
-The district's budget (requests per second and requests in flight) is one object per district
-per process, shared by every client and thread that talks to that SIS.
+Both the reader (`OneRosterClient`) and the writer (`OneRosterWriter`) send through a
+`Transport`, so a read and a write of one district are retried by the same code under the same
+`RetryPolicy` (urllib3 `Retry`: 429 / 5xx, refused connects, dropped connections and read
+timeouts, backoff with jitter, `Retry-After`), take the same per-district budget, and
+authenticate the same way: OAuth 1.0a signed afresh on every attempt (servers refuse a replayed
+nonce), or an OAuth 2 bearer token renewed once on a 401; the vendor header goes on gradebook
+calls only.
+
+Why not requests: its pool sends a request's headers and body in two writes and costs about a
+millisecond of CPU per call, and a caller holding an in-flight slot around it (and around its
+`Retry-After` sleeps) capped a sync near 60% of the budget. Here the wire is the standard
+library's `http.client`: one keep-alive connection per thread and origin, the request sent in
+one write, an idle connection the SIS closed replaced before use. The district's slot is held
+only while a request is on the wire; encoding, signing, decompressing and the sleeps between
+retries happen outside it. Redirects are not followed (a 3xx is the answer), so credentials
+never leave the district's own origins.
 """
 
 from __future__ import annotations
 
+import gzip
+import http.client
+import json
+import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import zlib
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import parse_header_links
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
+from urllib3.util.wait import wait_for_read
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# PUT and DELETE are idempotent in OneRoster (the client picks the sourcedId), so they retry.
-RETRY_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+from pipeline.config import DistrictConfig, OAuth1Auth, _check_url
+from pipeline.oneroster.auth import (
+    OneRosterAuthError,
+    SignatureType,
+    TokenManager,
+    oauth1,
+    vendor_headers,
+)
+from pipeline.oneroster.models import OneRosterError
+from pipeline.oneroster.policy import RequestStats, RetryPolicy, budget_for, redact_url
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How many times and how patiently to retry a request."""
-
-    total: int = 6
-    backoff_factor: float = 0.5
-    backoff_max: float = 30.0
-    backoff_jitter: float = 0.25
-
-    def retry(self, methods: frozenset[str] = RETRY_METHODS) -> Retry:
-        """The urllib3 `Retry` for this policy."""
-        return Retry(
-            total=self.total,
-            connect=self.total,
-            read=self.total,
-            status=self.total,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=methods,
-            backoff_factor=self.backoff_factor,
-            backoff_max=self.backoff_max,
-            backoff_jitter=self.backoff_jitter,
-            respect_retry_after_header=True,
-            # Hand back the last 429/5xx so the client can raise an error naming the status.
-            raise_on_status=False,
-        )
-
-    def connect_only(self) -> Retry:
-        """A `Retry` for failed connects only: the request never reached the server."""
-        return self.retry().new(read=0, status=0, other=0, status_forcelist=frozenset(),
-                                respect_retry_after_header=False)
+Service = Literal["rostering", "gradebook"]
+Origin = tuple[str, str, int | None]  # scheme, host, port
 
 
-def send_resigned(send: Callable[[], requests.Response], method: str, url: str, retry: Retry,
-                  ) -> tuple[requests.Response, int]:
-    """Send until the urllib3 `retry` policy says stop, building the request afresh each time.
+class Answer:
+    """One HTTP answer, read whole and decoded: what the reader, the writer and urllib3's
+    `Retry` (status, headers, `get_redirect_location`) need of it."""
 
-    OAuth 1.0a servers refuse a nonce they have seen, so a signed request cannot be replayed
-    byte for byte the way the adapter's own retries do. The policy (which statuses, how many
-    times, backoff with jitter, `Retry-After`) is still urllib3's; only the resend is here.
-    Returns the final response and the number of retries made.
-    """
-    while True:
-        try:
-            response = send()
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            timed_out = isinstance(exc, requests.ConnectTimeout)
-            cause = (ConnectTimeoutError("connect timed out") if timed_out
-                     else ProtocolError("connection lost"))
-            try:
-                retry = retry.increment(method, url, error=cause)
-            except (MaxRetryError, ConnectTimeoutError, ProtocolError):
-                raise exc from None
-            retry.sleep()
-            continue
-        if not retry.is_retry(method, response.status_code, "Retry-After" in response.headers):
-            return response, len(retry.history)
-        try:
-            retry = retry.increment(method, url, response=response.raw)
-        except MaxRetryError:
-            return response, len(retry.history)
-        response.close()  # give the connection back before waiting
-        retry.sleep(response.raw)
+    __slots__ = ("method", "url", "status", "reason", "headers", "data", "retries")
 
-
-def build_session(retry: Retry, pool_size: int) -> requests.Session:
-    """A session whose adapter retries by `retry` and keeps `pool_size` connections alive."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2,
-                          pool_maxsize=max(pool_size, 1))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["Accept"] = "application/json"
-    session.headers["User-Agent"] = "passback-extract/0.1"
-    return session
-
-
-def retries_of(response: requests.Response) -> int:
-    """How many retries urllib3 made before this response arrived."""
-    retries = getattr(response.raw, "retries", None)
-    return len(retries.history) if retries is not None else 0
-
-
-class RateLimiter:
-    """A token bucket: at most `rate` requests per second, bursts up to `burst`.
-
-    The default burst is one request: requests are spaced 1/rate apart, so no second ever
-    holds more than the budget. A bucket a second deep would let a fresh or idle client send
-    twice the rate in its first second, and a SIS counting a sliding second answers 429.
-    """
-
-    def __init__(self, rate: float, burst: float = 1.0) -> None:
-        self.rate = rate
-        self.capacity = burst
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        """Wait until one request may start."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.rate
-            time.sleep(wait)
-
-
-@dataclass
-class Budget:
-    """One district's shared budget: a rate limiter and a cap on requests in flight."""
-
-    limiter: RateLimiter
-    in_flight: threading.BoundedSemaphore
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one in-flight slot and one rate token for the length of a request."""
-        with self.in_flight:
-            self.limiter.acquire()
-            yield
-
-
-_BUDGETS: dict[tuple[str, float, int], Budget] = {}
-_BUDGETS_LOCK = threading.Lock()
-
-
-def budget_for(district: str, requests_per_second: float, max_concurrency: int) -> Budget:
-    """The process-wide budget of a district (shared by every client of that district)."""
-    key = (district, requests_per_second, max_concurrency)
-    with _BUDGETS_LOCK:
-        if key not in _BUDGETS:
-            # A burst of one second's worth at most, so the first second is not a spike.
-            _BUDGETS[key] = Budget(RateLimiter(requests_per_second),
-                                   threading.BoundedSemaphore(max_concurrency))
-        return _BUDGETS[key]
-
-
-@dataclass
-class RequestStats:
-    """What a load cost: requests sent (retries included), pages read, retries, 401 renewals."""
-
-    requests: int = 0
-    pages: int = 0
-    retries: int = 0
-    token_renewals: int = 0
-    started: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, *, requests: int = 0, pages: int = 0, retries: int = 0,
-              token_renewals: int = 0) -> None:
-        """Add to the counters (thread-safe)."""
-        with self._lock:
-            self.requests += requests
-            self.pages += pages
-            self.retries += retries
-            self.token_renewals += token_renewals
+    def __init__(self, method: str, url: str, response: http.client.HTTPResponse) -> None:
+        self.method = method
+        self.url = url  # as asked for, before signing: safe to name once redacted
+        self.status = response.status
+        self.reason = response.reason
+        self.headers = response.headers  # case-insensitive `.get`, for Retry-After and paging
+        self.data = response.read()
+        self.retries = 0
 
     @property
-    def seconds(self) -> float:
-        """Seconds since the counters started."""
-        return time.monotonic() - self.started
+    def ok(self) -> bool:
+        """True for a 2xx: a 3xx is not followed, so it is not a success either."""
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ValueError when it is not)."""
+        return json.loads(self.data)
+
+    def links(self) -> dict[str, dict[str, str]]:
+        """The `Link` header(s) by rel, as requests' `Response.links` gives them."""
+        header = ", ".join(self.headers.get_all("Link") or [])
+        return {link.get("rel") or link.get("url", ""): link
+                for link in parse_header_links(header)} if header else {}
+
+    @staticmethod
+    def get_redirect_location() -> bool:
+        return False  # for urllib3's Retry: redirects are not followed, a 3xx is the outcome
+
+    def decode(self) -> None:
+        """Undo a gzip Content-Encoding (reads ask for it); a corrupt stream is a lost answer."""
+        if (self.headers.get("Content-Encoding") or "").strip().lower() == "gzip":
+            try:
+                self.data = gzip.decompress(self.data)
+            except (OSError, EOFError, zlib.error) as error:
+                raise ProtocolError(f"bad gzip body: {type(error).__name__}") from error
 
 
-# Query parameters that carry credentials or signatures: never shown in a message.
-_SENSITIVE = ("oauth_", "access_token", "client_secret", "token")
+class Transport:
+    """Sends one district's calls; thread-safe, one keep-alive connection per thread and
+    origin. `stats` counts every attempt, retry and token request; `policy` is the one retry
+    policy of its reads and writes."""
+
+    def __init__(self, config: DistrictConfig, policy: RetryPolicy | None = None, *,
+                 signature_type: SignatureType = "header",
+                 user_agent: str = "passback/0.1") -> None:
+        sis = config.sis
+        bases = (sis.rostering_base, sis.gradebook_base)
+        # Validated configs already refuse it; one built around validation (model_copy,
+        # model_construct) must still never send credentials in clear to a remote host.
+        for url in (*bases, getattr(sis.auth, "token_url", "")):
+            if url:
+                _check_url(url)
+        self.stats = RequestStats()
+        self.policy = policy or RetryPolicy()
+        self._budget = budget_for(config.district, sis.budget.max_requests_per_second,
+                                  sis.budget.max_concurrency)
+        # Where our credentials may go, by URL prefix ("https://host:port"): matching a prefix
+        # is cheaper per call than parsing the URL.
+        self._origins = {_prefix(url): _origin(url) for url in bases}
+        # Verified against the system's certificate store, as urllib3 does by default.
+        self.tls = ssl.create_default_context() \
+            if any(scheme == "https" for scheme, _, _ in self._origins.values()) else None
+        self._connect_timeout = min(10.0, sis.timeout_seconds)
+        self._read_timeout = sis.timeout_seconds
+        self._local = threading.local()  # each thread's connections, by origin
+        self._connections: list[http.client.HTTPConnection] = []
+        self._connections_lock = threading.Lock()
+        self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._vendor = vendor_headers(sis)
+        self._signer = oauth1(sis.auth, signature_type) \
+            if isinstance(sis.auth, OAuth1Auth) else None
+        # Token requests are POSTs that are safe to repeat: they retry under the same policy.
+        self._token_session = _token_session(self.policy.retry(frozenset({"POST"})))
+        self._tokens = None if self._signer is not None else TokenManager(
+            sis.auth, self._token_session, self.stats, sis.timeout_seconds)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close every thread's connections and the token session."""
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._token_session.close()
+
+    def send(self, method: str, url: str, *, service: Service,
+             params: Mapping[str, Any] | None = None, body: bytes | None = None) -> Answer:
+        """One call and its retries; the answer carries the number of retries made.
+
+        `url` must be well formed (quoted); `params` are url-encoded onto it. Raises
+        `OneRosterError` when no answer came after every retry, `OneRosterAuthError` on a 401
+        (after one token renewal for OAuth 2). A 429 / 5xx still there after the retries is
+        returned: the caller names the status.
+        """
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        prefix = self._prefix_of(method, url)
+        headers = self._call_headers(method, service, body)
+        retry, renewed = self.policy.retry(), False
+        while True:
+            sent_url, signed, token = self._authorise(method, url, headers)
+            target = sent_url[len(prefix):] or "/"  # the request line: path and query
+            try:
+                answer = self._exchange(self._origins[prefix], method, url, target, body, signed)
+                answer.decode()
+            except (ConnectTimeoutError, ProtocolError) as error:
+                self.stats.count(requests=1)
+                retry = self._after_error(retry, method, url, error)
+                continue
+            self.stats.count(requests=1)
+            if answer.status == 401 and token is not None and not renewed:
+                assert self._tokens is not None
+                self._tokens.renew(token)  # one renewal; a second 401 is a credentials problem
+                renewed = True
+                continue
+            if answer.status == 401:
+                raise OneRosterAuthError(
+                    f"{method} {redact_url(url)}: the SIS refused our credentials (HTTP 401); "
+                    "check the district's auth settings and environment variables")
+            if retry.is_retry(method, answer.status, "Retry-After" in answer.headers):
+                try:
+                    retry = retry.increment(method, url, response=answer)  # type: ignore[arg-type]
+                except MaxRetryError:
+                    break
+                self.stats.count(retries=1)
+                retry.sleep(answer)  # type: ignore[arg-type]  # honours Retry-After; no slot held
+                continue
+            break
+        answer.retries = len(retry.history)
+        return answer
+
+    def _prefix_of(self, method: str, url: str) -> str:
+        """The district origin `url` is on; refuses any other host (no credentials go there)."""
+        for prefix in self._origins:
+            if url.startswith(prefix) and url[len(prefix):len(prefix) + 1] in ("", "/", "?"):
+                return prefix
+        raise OneRosterError(f"{method} {redact_url(url)}: not one of the district's SIS "
+                             "addresses; nothing was sent")
+
+    def _call_headers(self, method: str, service: Service, body: bytes | None) -> dict[str, str]:
+        headers = dict(self._headers)
+        if method == "GET":
+            headers["Accept-Encoding"] = "gzip"  # SIS pages are large; writes' answers are not
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if service == "gradebook":
+            headers.update(self._vendor)
+        return headers
+
+    def _authorise(self, method: str, url: str, headers: dict[str, str],
+                   ) -> tuple[str, dict[str, str], str | None]:
+        """(the URL to send, the headers, the bearer token or None) for one attempt: an OAuth 1
+        signature is fresh each time, in the header or in the query."""
+        if self._signer is not None:
+            signed_url, signed, _ = self._signer.sign(url, method, None, dict(headers))
+            return signed_url, signed, None
+        assert self._tokens is not None
+        token = self._tokens.token()
+        return url, {**headers, "Authorization": f"Bearer {token}"}, token
+
+    def _after_error(self, retry: Retry, method: str, url: str, error: Exception) -> Retry:
+        """The next `Retry` after a lost answer, having slept its backoff; raises when spent."""
+        try:
+            retry = retry.increment(method, url, error=error)
+        except (MaxRetryError, ConnectTimeoutError, ProtocolError):
+            cause = error.__cause__ or error
+            raise OneRosterError(f"{method} {redact_url(url)} failed after retries: "
+                                 f"{type(cause).__name__}") from None
+        self.stats.count(retries=1)
+        retry.sleep()
+        return retry
+
+    def _exchange(self, origin: Origin, method: str, url: str, target: str,
+                  body: bytes | None, headers: dict[str, str]) -> Answer:
+        """One request and its whole answer, holding an in-flight slot only meanwhile."""
+        connection = self._connection(origin)
+        try:
+            with self._budget.slot():
+                connection.request(method, target, body=body, headers=headers)
+                answer = Answer(method, url, connection.getresponse())
+        except (OSError, http.client.HTTPException) as error:  # dropped, reset, timed out
+            connection.close()
+            raise ProtocolError(f"no answer: {type(error).__name__}") from error
+        return answer
+
+    def _connection(self, origin: Origin) -> http.client.HTTPConnection:
+        """This thread's connection to `origin`, connected; raises urllib3's connect error."""
+        mine: dict[Origin, http.client.HTTPConnection] | None = getattr(
+            self._local, "connections", None)
+        if mine is None:
+            mine = self._local.connections = {}
+        connection = mine.get(origin)
+        if connection is None:
+            connection = mine[origin] = self._new_connection(origin)
+        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
+            connection.close()  # readable while idle: the SIS closed this keep-alive connection
+        if connection.sock is None:
+            try:
+                connection.connect()
+            except OSError as error:
+                connection.close()
+                raise ConnectTimeoutError(f"cannot connect: {type(error).__name__}") from error
+            connection.sock.settimeout(self._read_timeout)
+        return connection
+
+    def _new_connection(self, origin: Origin) -> http.client.HTTPConnection:
+        scheme, host, port = origin
+        connection = (
+            http.client.HTTPSConnection(host, port, context=self.tls,
+                                        timeout=self._connect_timeout) if scheme == "https"
+            else http.client.HTTPConnection(host, port, timeout=self._connect_timeout))
+        with self._connections_lock:
+            self._connections.append(connection)
+        return connection
 
 
-def redact_url(url: str) -> str:
-    """The URL with credential-bearing query parameters masked, safe for logs and errors."""
+def _origin(url: str) -> Origin:
     parts = urlsplit(url)
-    query = [(k, "***" if k.lower().startswith(_SENSITIVE) else v)
-             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="'<>=:")))
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+def _prefix(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _token_session(retry: Retry) -> requests.Session:
+    """The session OAuth 2 token requests go through (few, and to the token URL's host)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

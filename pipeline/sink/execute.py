@@ -1,7 +1,7 @@
 """Sending a plan: line items, then their results, then deletions, within the SIS budget.
 
 A fixed set of worker threads (about the district's `max_concurrency`) pulls actions from one
-iterator; each calls the OneRoster client, whose session retries 429 / 5xx / timeouts with
+iterator; each calls the OneRoster writer, whose transport retries 429 / 5xx / timeouts with
 backoff (honouring `Retry-After`), renews an OAuth 2 token once on 401, and holds the
 district's shared rate and in-flight budget. Every outcome goes to the ledger writer at once.
 The calling thread only waits and logs progress at a steady interval, so Dagster's log calls
@@ -28,7 +28,7 @@ _TRANSIENT = frozenset({401, 408, 429})
 
 
 class GradebookWriter(Protocol):
-    """What the sink needs from a OneRoster client (pipeline.oneroster.OneRosterClient)."""
+    """What the sink needs from a OneRoster writer (pipeline.oneroster.OneRosterWriter)."""
 
     def put(self, entity: str, sourced_id: str, payload: dict) -> WriteOutcome:
         """Create or replace one record."""

@@ -26,11 +26,11 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DistrictConfig, warehouse_path
+from pipeline.oneroster import OneRosterResource, OneRosterWriter
 from pipeline.sink.execute import Execution, GradebookWriter, Log
 from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
 from pipeline.sink.progress import SyncCounters
-from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -101,8 +101,9 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
     """Plan, record the plan, and (unless a dry run or a closed period) send it.
 
     `dry_run` None follows the district's `passback.dry_run`. `client` writes to the SIS: by
-    default a `SinkWriter` for the district (a `OneRosterClient` works too). `requests` reads
-    the client's request counter (defaults to `client.stats.requests`).
+    default the default `OneRosterResource`'s writer for the district (the asset passes its
+    resource's). `requests` reads the client's request counter (defaults to
+    `client.stats.requests`).
     """
     dry_run = config.passback.dry_run if dry_run is None else dry_run
     connect = patient(connect)
@@ -115,7 +116,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
                           samples=plan.samples())
     with ExitStack() as stack:
         if client is None:
-            client = stack.enter_context(SinkWriter(config))
+            client = stack.enter_context(OneRosterResource().writer(config))
         stack.enter_context(district_lock(config.district, lock_dir, log))
         # Planned under the lock: a sync that finished while we waited changed the ledger.
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
@@ -147,11 +148,11 @@ def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str
 
 
 def _workers(config: DistrictConfig, client: GradebookWriter) -> int:
-    """Worker threads: the SinkWriter holds an in-flight slot only on the wire, so two spare
-    workers prepare the next requests while the slots are busy (the budget still caps what is
-    in flight); a client that holds its slot throughout gets one worker per slot."""
+    """Worker threads: the OneRosterWriter holds an in-flight slot only on the wire, so two
+    spare workers prepare the next requests while the slots are busy (the budget still caps
+    what is in flight); any other client (a test double) gets one worker per slot."""
     slots = config.sis.budget.max_concurrency
-    return slots + 2 if isinstance(client, SinkWriter) else slots
+    return slots + 2 if isinstance(client, OneRosterWriter) else slots
 
 
 def _request_counter(client: GradebookWriter) -> Callable[[], int]:

@@ -93,8 +93,8 @@ def test_incremental_run_fetches_only_what_changed(district: dict[str, Any]) -> 
     run(district, line_items)
     sis = district["sis"]
     config = Districts(mappings_dir=district["resources"]["districts"].mappings_dir).get(DISTRICT)
-    with district["resources"]["oneroster"].client(config) as client:
-        assert client.put("line_items", "li-new",
+    with district["resources"]["oneroster"].writer(config) as writer:
+        assert writer.put("line_items", "li-new",
                           line_item("New quiz", sis.rostering_url, sis.gradebook_url)).ok
     result = run(district, line_items)
     meta = metadata(result, "sis", "line_items")

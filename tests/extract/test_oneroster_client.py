@@ -33,7 +33,7 @@ def test_reads_every_collection_in_both_versions_and_auth_kinds(
     config = config_for(tmp_path, sis, version=version, auth=auth,
                         signature_method=signature_method)
     resource = OneRosterResource(page_size=7, oauth1_signature_type=signature_type)
-    with resource.client(config) as client:
+    with resource.reader(config) as client:
         enrollments = client.extract("enrollments")
         sessions = client.extract("academic_sessions")
         results = client.extract("results")
@@ -56,12 +56,12 @@ def test_vendor_header_opens_infinite_campus_12_gradebook(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     sis = sandbox_factory("infinite_campus")
     config = config_for(tmp_path, sis, version="1.2", auth="oauth2")
-    with OneRosterResource().client(config) as client:
+    with OneRosterResource().reader(config) as client:
         assert client.extract("line_items").rows.num_rows == 2
     # The same call with a wrong vendor secret is refused: the header is what opened it.
     monkeypatch.setenv("T_VENDOR_SECRET", "wrong-vendor-secret")
     config = config_for(tmp_path, sis, version="1.2", auth="oauth2")
-    with OneRosterResource().client(config) as client, pytest.raises(OneRosterAuthError) as err:
+    with OneRosterResource().reader(config) as client, pytest.raises(OneRosterAuthError) as err:
         client.extract("line_items")
     assert "wrong-vendor-secret" not in str(err.value)
 
@@ -72,7 +72,7 @@ def test_wrong_secret_fails_without_echoing_it(tmp_path: Path, sandbox_factory: 
     monkeypatch.setenv("T_OAUTH1_SECRET", "not-the-secret-xyz")
     config = config_for(tmp_path, sis, version="1.1", auth="oauth1")
     resource = OneRosterResource(oauth1_signature_type="query")
-    with resource.client(config) as client, pytest.raises(OneRosterAuthError) as err:
+    with resource.reader(config) as client, pytest.raises(OneRosterAuthError) as err:
         client.extract("orgs")
     assert "not-the-secret-xyz" not in str(err.value)
     assert "oauth_signature=" not in str(err.value)
@@ -83,7 +83,7 @@ def test_page_size_capped_by_the_server(tmp_path: Path, sandbox_factory: Any) ->
     data = write_bundle(tmp_path / "big", roster_tables(students=620))
     sis = sandbox_factory("skyward", data_dir=data)
     config = config_for(tmp_path, sis, version="1.2", auth="oauth2")
-    with OneRosterResource(page_size=1000).client(config) as client:
+    with OneRosterResource(page_size=1000).reader(config) as client:
         users = client.extract("users")
     assert users.rows.num_rows == 621
     assert users.stats.pages == 2
@@ -137,7 +137,7 @@ def test_paging_without_total_count(tmp_path: Path, sandbox_factory: Any,
         base = f"http://127.0.0.1:{proxy.server_address[1]}"
         config = config_for(tmp_path, sis, version="1.2", auth="oauth2",
                             base_url=f"{base}/ims/oneroster", token_url=f"{base}/oauth/token")
-        with OneRosterResource(page_size=1000).client(config) as client:
+        with OneRosterResource(page_size=1000).reader(config) as client:
             users = client.extract("users")
             sessions = client.extract("academic_sessions")
     finally:
@@ -159,7 +159,7 @@ def test_injected_429_and_5xx_are_retried_until_the_load_completes(
                           faults="seed=5,error_rate=0.25,burst_429=3,retry_after_s=0")
     for auth in ("oauth2", "oauth1"):
         config = config_for(tmp_path, sis, version="1.1", auth=auth)
-        with fast_oneroster.client(config) as client:
+        with fast_oneroster.reader(config) as client:
             enrollments = client.extract("enrollments")
         assert enrollments.rows.num_rows == ENROLLMENTS
         assert enrollments.stats.retries > 0
@@ -175,7 +175,7 @@ def test_retry_after_is_honoured(tmp_path: Path, sandbox_factory: Any,
     sis = sandbox_factory("oneroster", faults="burst_429=1,retry_after_s=1")
     config = config_for(tmp_path, sis, version="1.2", auth="oauth2")
     started = time.monotonic()
-    with fast_oneroster.client(config) as client:
+    with fast_oneroster.reader(config) as client:
         assert client.extract("orgs").rows.num_rows == 2
     # The backoff alone is 0.05 s at most: only Retry-After explains a wait of a second.
     assert time.monotonic() - started >= 0.9
@@ -196,7 +196,7 @@ def test_token_expired_mid_load_is_renewed_once(tmp_path: Path, sandbox_factory:
 
     killer = threading.Thread(target=expire_after_a_few_pages)
     killer.start()
-    with fast_oneroster.client(config) as client:
+    with fast_oneroster.reader(config) as client:
         users = client.extract("users")
         renewals = client.stats.token_renewals
     killer.join()
@@ -210,9 +210,10 @@ def test_incremental_read_fetches_only_what_changed(tmp_path: Path,
                                                     sandbox_factory: Any) -> None:
     sis = sandbox_factory("oneroster")
     config = config_for(tmp_path, sis, version="1.2", auth="oauth2")
-    with OneRosterResource(page_size=5).client(config) as client:
+    resource = OneRosterResource(page_size=5)
+    with resource.reader(config) as client, resource.writer(config) as writer:
         first = client.extract("line_items")
-        outcome = client.put("line_items", "li-new", {
+        outcome = writer.put("line_items", "li-new", {
             **line_item("New quiz", sis.rostering_url, sis.gradebook_url)})
         assert outcome.ok and outcome.status in (200, 201), outcome
         later = client.extract("line_items", since=first.cursor)
@@ -226,13 +227,14 @@ def test_incremental_read_fetches_only_what_changed(tmp_path: Path,
 def test_writes_return_status_and_imsx(tmp_path: Path, sandbox_factory: Any) -> None:
     sis = sandbox_factory("skyward")
     config = config_for(tmp_path, sis, version="1.2", auth="oauth1")
-    with OneRosterResource().client(config) as client:
-        refused = client.put("line_items", "li-bad", {
+    resource = OneRosterResource()
+    with resource.reader(config) as client, resource.writer(config) as writer:
+        refused = writer.put("line_items", "li-bad", {
             **line_item("A title that is far too long for Skyward to accept here",
                         sis.rostering_url, sis.gradebook_url)})
-        deleted = client.delete("line_items", "li-2")
+        deleted = writer.delete("line_items", "li-2")
         gone = client.get("line_items", "li-2")
-        missing = client.delete("line_items", "li-2")
+        missing = writer.delete("line_items", "li-2")
     assert not refused.ok and 400 <= refused.status < 500
     assert refused.imsx is not None and refused.imsx.code_major == "failure"
     assert deleted.ok and gone is None

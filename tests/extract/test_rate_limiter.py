@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from pipeline.oneroster.transport import RateLimiter
+from pipeline.oneroster.policy import RateLimiter
 
 
 def test_a_fresh_limiter_does_not_burst_past_the_rate() -> None:

@@ -22,8 +22,7 @@ import dagster as dg
 import pytest
 
 from pipeline.config import DistrictConfig
-from pipeline.oneroster import OneRosterClient
-from pipeline.sink.writer import SinkWriter
+from pipeline.oneroster import OneRosterClient, OneRosterWriter
 from pipeline.warehouse import connect
 from tests.reliability.helpers import Finished, Workspace, write_report
 from tooling.generate import GeneratedDistrict
@@ -185,8 +184,9 @@ def test_plain_http_to_a_remote_host_is_refused_by_the_clients() -> None:
         update={"base_url": "http://sis.example.org/ims/oneroster"})})
     with pytest.raises(ValueError, match="loopback"):
         OneRosterClient(sneaked).close()
-    # The sink's SinkWriter has no check of its own (see docs/reliability.md): it is only
-    # ever built from a validated district file.
+    # Reads and writes share one transport, and the check is the transport's.
+    with pytest.raises(ValueError, match="loopback"):
+        OneRosterWriter(sneaked).close()
 
 
 def test_tls_verification_stays_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,12 +194,11 @@ def test_tls_verification_stays_on(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SINK_TEST_CLIENT", "SINK_TEST_CLIENT_SECRET"):
         monkeypatch.setenv(name, "unused")
     config = _config("https://127.0.0.1:9", "https://127.0.0.1:9/oauth/token")
-    with OneRosterClient(config) as client:
-        assert client._session.verify is True
-    with SinkWriter(config) as writer:
-        assert writer.tls is not None and writer.tls.verify_mode == ssl.CERT_REQUIRED
-        assert writer.tls.check_hostname
-        assert writer._token_session.verify is True
+    with OneRosterClient(config) as client, OneRosterWriter(config) as writer:
+        for transport in (client.transport, writer.transport):
+            assert transport.tls is not None and transport.tls.verify_mode == ssl.CERT_REQUIRED
+            assert transport.tls.check_hostname
+            assert transport._token_session.verify is True
     sources = [p for folder in ("pipeline", "assets", "checks")
                for p in Path(folder).rglob("*.py")]
     offenders = [str(p) for p in sources

@@ -1,6 +1,6 @@
 """Fixtures for the sink: a tiny OneRoster bundle for the sandbox, a warehouse holding the rules
 layer's output (`passback.line_items` / `passback.results`, columns as in pipeline/warehouse.py),
-district configurations pointing at the sandbox, and a quick-retry OneRoster client."""
+district configurations pointing at the sandbox, and quick-retry OneRoster writers."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DistrictConfig
-from pipeline.oneroster import OneRosterClient, OneRosterResource, RetryPolicy
+from pipeline.oneroster import OneRosterResource, OneRosterWriter, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
-from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import connect
 from tooling.sandbox import SandboxSIS
 from tooling.sandbox.bundle import write_bundle
@@ -167,15 +166,15 @@ def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = 
 QUICK_RETRIES = RetryPolicy(total=10, backoff_factor=0.01, backoff_max=0.05, backoff_jitter=0.0)
 
 
-def quick_client(config: DistrictConfig) -> SinkWriter:
+def quick_client(config: DistrictConfig) -> OneRosterWriter:
     """The sink's writer with short backoff, so fault tests stay fast."""
-    return SinkWriter(config, QUICK_RETRIES)
+    return OneRosterWriter(config, QUICK_RETRIES)
 
 
-def quick_oneroster_client(config: DistrictConfig) -> OneRosterClient:
-    """The extract layer's OneRoster client, with the same short backoff."""
+def quick_resource_writer(config: DistrictConfig) -> OneRosterWriter:
+    """The writer the Dagster resource hands out, with the same short backoff."""
     return OneRosterResource(max_retries=10, backoff_factor=0.01, backoff_max_seconds=0.05,
-                             backoff_jitter=0.0).client(config)
+                             backoff_jitter=0.0).writer(config)
 
 
 @pytest.fixture(scope="session")

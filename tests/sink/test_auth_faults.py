@@ -14,7 +14,7 @@ from tests.sink.conftest import (
     Gradebook,
     district_config,
     quick_client,
-    quick_oneroster_client,
+    quick_resource_writer,
 )
 from tests.sink.helpers import connector, ledger, sync, writes
 from tooling.sandbox import SandboxSIS
@@ -36,11 +36,12 @@ def test_auth_kinds(bundle: Path, credentials_env: None, gradebook: Gradebook, p
         assert len(sis.store.results()) == 6
 
 
-def test_the_oneroster_client_can_be_the_writer(sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+def test_the_resources_writer_is_the_sinks_writer(sandbox: SandboxSIS,
+                                                  gradebook: Gradebook) -> None:
     gradebook.add_line_items(2)
     gradebook.save()
     config = district_config(sandbox, version="1.1", auth="oauth1")
-    with quick_oneroster_client(config) as client:
+    with quick_resource_writer(config) as client:
         report = run_sync(config, GP_FALL, client=client, connect=connector(gradebook.path),
                           as_of=AS_OF, lock_dir=gradebook.path.parent, log=lambda _: None)
     assert report.counters.sent == 8 and len(sandbox.store.results()) == 6

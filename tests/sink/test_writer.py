@@ -1,90 +1,35 @@
 """The sink's wire: keep-alive connections the SIS closes, refused connections, stalled answers.
 
-The SIS here is a few lines of socket server on loopback, because these are the transport's
-edge cases (a connection closed between requests, an answer that never comes) that a
-well-behaved server does not produce on demand.
+The SIS here is a few lines of socket server on loopback (tests/sink/raw_sis.py), because these
+are the transport's edge cases that a well-behaved server does not produce on demand.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 
-from pipeline.oneroster import OneRosterError
-from pipeline.oneroster.transport import RetryPolicy
-from pipeline.sink.writer import SinkWriter
+from pipeline.oneroster import OneRosterError, OneRosterWriter, RetryPolicy
 from tests.sink.conftest import district_config
+from tests.sink.raw_sis import raw_sis, read_request
 
 NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
              b"Content-Length: 2\r\n\r\n{}")
 ONE_RETRY = RetryPolicy(total=1, backoff_factor=0.0, backoff_jitter=0.0)
 
 
-def _read_request(conn: socket.socket) -> bytes:
-    """One request, headers and (Content-Length) body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head
-
-
-def _handle(handle: Callable[[socket.socket], None], conn: socket.socket) -> None:
-    with conn:
-        handle(conn)
-
-
-@contextmanager
-def raw_sis(handle: Callable[[socket.socket], None]) -> Iterator[SimpleNamespace]:
-    """A loopback server that passes each accepted connection to `handle` in its own thread."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    seen = SimpleNamespace(url=f"http://127.0.0.1:{port}", connections=0, requests=[])
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            seen.connections += 1
-            threading.Thread(target=_handle, args=(handle, conn), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-
-
 def test_a_keep_alive_connection_the_sis_closed_is_replaced_without_a_retry(
         credentials_env: None) -> None:
     # Servers close idle keep-alive connections; the next request must not be sent into one.
     def answer_then_close(conn: socket.socket) -> None:
-        seen.requests.append(_read_request(conn))
+        seen.requests.append(read_request(conn))
         conn.sendall(NOT_FOUND)  # keep-alive by HTTP/1.1 default, then closed while idle
 
-    with raw_sis(answer_then_close) as seen, \
-            SinkWriter(district_config(seen, version="1.1", auth="oauth1"), ONE_RETRY) as writer:
+    with raw_sis(answer_then_close) as seen, OneRosterWriter(
+            district_config(seen, version="1.1", auth="oauth1"), ONE_RETRY) as writer:
         first = writer.delete("results", "r-1")
         threading.Event().wait(0.2)  # the server has closed the connection by now
         second = writer.delete("results", "r-2")
@@ -101,7 +46,7 @@ def test_a_refused_connection_is_retried_then_reported_by_its_cause(
         port = unused.getsockname()[1]  # nothing listens here once the socket closes
     config = district_config(SimpleNamespace(url=f"http://127.0.0.1:{port}"), version="1.1",
                              auth="oauth1")
-    with SinkWriter(config, ONE_RETRY) as writer, \
+    with OneRosterWriter(config, ONE_RETRY) as writer, \
             pytest.raises(OneRosterError, match="failed after retries: ConnectionRefusedError"):
         writer.delete("results", "r-1")
     assert (writer.stats.requests, writer.stats.retries) == (2, 1)
@@ -109,7 +54,7 @@ def test_a_refused_connection_is_retried_then_reported_by_its_cause(
 
 def test_an_answer_that_never_comes_times_out_and_is_retried(credentials_env: None) -> None:
     def stall_first_then_answer(conn: socket.socket) -> None:
-        seen.requests.append(_read_request(conn))
+        seen.requests.append(read_request(conn))
         if len(seen.requests) == 1:
             threading.Event().wait(1.0)  # past the read timeout; the client gives up
             return
@@ -119,7 +64,7 @@ def test_an_answer_that_never_comes_times_out_and_is_retried(credentials_env: No
         config = district_config(seen, version="1.1", auth="oauth1")
         config = config.model_copy(update={"sis": config.sis.model_copy(
             update={"timeout_seconds": 0.3})})
-        with SinkWriter(config, ONE_RETRY) as writer:
+        with OneRosterWriter(config, ONE_RETRY) as writer:
             outcome = writer.delete("results", "r-1")
     assert (outcome.status, outcome.retries) == (404, 1)
     assert (writer.stats.requests, writer.stats.retries) == (2, 1)

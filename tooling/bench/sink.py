@@ -29,10 +29,10 @@ import pandas as pd
 import requests
 
 from pipeline.config import DistrictConfig
+from pipeline.oneroster import OneRosterWriter
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.sink import SyncReport, plan_sync, run_sync
 from pipeline.sink.payloads import LINE_ITEMS, wrap
-from pipeline.sink.writer import SinkWriter
 from pipeline.warehouse import connect
 from tooling.sandbox import SandboxCredentials
 from tooling.sandbox.bundle import synthetic_district, write_bundle
@@ -117,7 +117,7 @@ def district(root: str) -> DistrictConfig:
 
 def sync_once(config: DistrictConfig, warehouse: Path) -> SyncReport:
     """One sync of the benchmark partition, quiet."""
-    with SinkWriter(config) as client:
+    with OneRosterWriter(config) as client:
         return run_sync(config, GRADING_PERIOD, client=client, connect=lambda: connect(warehouse),
                         as_of=date(2026, 11, 2), lock_dir=warehouse.parent, log=lambda _: None,
                         run_id=f"bench-{time.monotonic_ns()}")
