@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 
 from pipeline.config import DistrictConfig
-from pipeline.partitions import grading_period_key
+from pipeline.graph import grading_period_key
 
 # The materialization metadata key that carries a district's grading periods to the scheduler.
 GRADING_PERIODS_METADATA = "grading_periods"

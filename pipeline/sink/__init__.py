@@ -8,8 +8,9 @@ Public API (the asset in assets/sink and the CLI's `passback run --dry-run` use 
 See docs/sink.md.
 """
 
+from pipeline.graph import sis_writer_tags  # the run tag is a graph name
 from pipeline.sink.plan import Action, SyncPlan, closed_grading_periods
-from pipeline.sink.run import SyncReport, plan_sync, run_sync, sis_writer_tags
+from pipeline.sink.run import SyncReport, plan_sync, run_sync
 from pipeline.sink.writer import SinkWriter
 
 __all__ = ["Action", "SinkWriter", "SyncPlan", "SyncReport", "closed_grading_periods",

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from assets.extract import build_extract_assets
-from assets.extract.schedules import full_refresh_run_config
+from pipeline.graph import full_refresh_run_config
 from pipeline.oneroster import ENDPOINTS, OneRosterResource
 from pipeline.resources import Districts, Warehouse
 
