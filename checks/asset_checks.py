@@ -105,18 +105,19 @@ def preconditions(
 _PREVIOUS_STATS_SQL = """
 WITH runs AS (
     SELECT run_id, max(computed_at) AS last_at FROM passback.rule_stats
-    WHERE district = $district AND grading_period_sourced_id = $gp GROUP BY run_id
+    WHERE district = $district AND grading_period_sourced_id = $grading_period GROUP BY run_id
     ORDER BY last_at DESC LIMIT 2)
 SELECT s.run_id, s.entity, s.rule, s.candidates, s.failures,
        s.run_id = (SELECT run_id FROM runs ORDER BY last_at DESC LIMIT 1) AS latest
 FROM passback.rule_stats s JOIN runs USING (run_id)
-WHERE s.district = $district AND s.grading_period_sourced_id = $gp
+WHERE s.district = $district AND s.grading_period_sourced_id = $grading_period
 """
 
 
-def rate_changes(conn: duckdb.DuckDBPyConnection, district: str, gp: str) -> pd.DataFrame:
+def rate_changes(conn: duckdb.DuckDBPyConnection, district: str,
+                 grading_period: str) -> pd.DataFrame:
     """Per rule: failure rate of the latest run and of the one before (NaN when none)."""
-    params = {"district": district, "gp": gp}
+    params = {"district": district, "grading_period": grading_period}
     stats = conn.sql(_PREVIOUS_STATS_SQL, params=params).to_arrow_table().to_pandas()
     if stats.empty:
         return pd.DataFrame(columns=["entity", "rule", "rate", "previous_rate", "failures",
