@@ -4,14 +4,13 @@ Public API (the asset in assets/sink and the CLI's `passback run --dry-run` use 
     plan_sync(config, grading_period, connect=...) -> SyncPlan
     run_sync(config, grading_period, connect=..., dry_run=None, client=None) -> SyncReport
     SinkWriter(config, policy)  the write path run_sync uses by default
-    sis_writer_tags(district) -> run tags for the one-SIS-writer-per-district limit
-See docs/sink.md.
+The run tags for the one-SIS-writer-per-district limit are graph names:
+`pipeline.graph.sis_writer_tags`. See docs/sink.md.
 """
 
-from pipeline.graph import sis_writer_tags  # the run tag is a graph name
 from pipeline.sink.plan import Action, SyncPlan, closed_grading_periods
 from pipeline.sink.run import SyncReport, plan_sync, run_sync
 from pipeline.sink.writer import SinkWriter
 
 __all__ = ["Action", "SinkWriter", "SyncPlan", "SyncReport", "closed_grading_periods",
-           "plan_sync", "run_sync", "sis_writer_tags"]
+           "plan_sync", "run_sync"]
