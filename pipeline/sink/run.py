@@ -33,6 +33,8 @@ from pipeline.sink.progress import SyncCounters
 from pipeline.sink.writer import SinkWriter
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
 def default_connect() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the configured warehouse."""
     from pipeline.warehouse import connect
