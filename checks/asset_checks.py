@@ -18,30 +18,27 @@ partition, the candidates and the transaction all live inside that asset's run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
-if TYPE_CHECKING:
-    from assets.transform.candidates import RunSettings
+from pipeline.graph import LINE_ITEMS, REJECTIONS
+from pipeline.rule_settings import RunSettings
 
-LINE_ITEMS_KEY = dg.AssetKey(["passback", "line_items"])
-REJECTIONS_KEY = dg.AssetKey(["passback", "rejections"])
 # A jump worth a look: the rate rose by this many points and at least doubled.
 RATE_JUMP_POINTS = 0.10
 
 RULES_CHECK_SPECS: list[dg.AssetCheckSpec] = [
-    dg.AssetCheckSpec("roster_not_empty", asset=LINE_ITEMS_KEY, blocking=True,
+    dg.AssetCheckSpec("roster_not_empty", asset=LINE_ITEMS, blocking=True,
                       description="the district's SIS roster has classes and enrollments"),
-    dg.AssetCheckSpec("no_duplicate_keys", asset=LINE_ITEMS_KEY, blocking=True,
+    dg.AssetCheckSpec("no_duplicate_keys", asset=LINE_ITEMS, blocking=True,
                       description="one candidate per class assignment and per score; "
                                   "one row per sourcedId in the partition"),
-    dg.AssetCheckSpec("category_mapping_not_empty", asset=LINE_ITEMS_KEY, blocking=True,
+    dg.AssetCheckSpec("category_mapping_not_empty", asset=LINE_ITEMS, blocking=True,
                       description="the district mapping sends at least one assessment type "
                                   "to an SIS category"),
-    dg.AssetCheckSpec("rule_rate_stable", asset=REJECTIONS_KEY,
+    dg.AssetCheckSpec("rule_rate_stable", asset=REJECTIONS,
                       description="no rule's failure rate jumped against the previous run"),
 ]
 
@@ -62,7 +59,7 @@ class Preconditions:
         """One AssetCheckResult per blocking check."""
         return [
             dg.AssetCheckResult(
-                asset_key=LINE_ITEMS_KEY, check_name=name, passed=problem is None,
+                asset_key=LINE_ITEMS, check_name=name, passed=problem is None,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=problem, metadata=self.metadata.get(name, {}),
             )
@@ -108,18 +105,19 @@ def preconditions(
 _PREVIOUS_STATS_SQL = """
 WITH runs AS (
     SELECT run_id, max(computed_at) AS last_at FROM passback.rule_stats
-    WHERE district = $district AND grading_period_sourced_id = $gp GROUP BY run_id
+    WHERE district = $district AND grading_period_sourced_id = $grading_period GROUP BY run_id
     ORDER BY last_at DESC LIMIT 2)
 SELECT s.run_id, s.entity, s.rule, s.candidates, s.failures,
        s.run_id = (SELECT run_id FROM runs ORDER BY last_at DESC LIMIT 1) AS latest
 FROM passback.rule_stats s JOIN runs USING (run_id)
-WHERE s.district = $district AND s.grading_period_sourced_id = $gp
+WHERE s.district = $district AND s.grading_period_sourced_id = $grading_period
 """
 
 
-def rate_changes(conn: duckdb.DuckDBPyConnection, district: str, gp: str) -> pd.DataFrame:
+def rate_changes(conn: duckdb.DuckDBPyConnection, district: str,
+                 grading_period: str) -> pd.DataFrame:
     """Per rule: failure rate of the latest run and of the one before (NaN when none)."""
-    params = {"district": district, "gp": gp}
+    params = {"district": district, "grading_period": grading_period}
     stats = conn.sql(_PREVIOUS_STATS_SQL, params=params).to_arrow_table().to_pandas()
     if stats.empty:
         return pd.DataFrame(columns=["entity", "rule", "rate", "previous_rate", "failures",
@@ -139,7 +137,7 @@ def rate_jump_result(changes: pd.DataFrame) -> dg.AssetCheckResult:
     jumped = changes[(rate - before.fillna(rate) >= RATE_JUMP_POINTS) & (rate >= 2 * before)]
     lines = [f"{r.rule}: {r.previous_rate:.1%} -> {r.rate:.1%}" for r in jumped.itertuples()]
     return dg.AssetCheckResult(
-        asset_key=REJECTIONS_KEY, check_name="rule_rate_stable", passed=not lines,
+        asset_key=REJECTIONS, check_name="rule_rate_stable", passed=not lines,
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(lines) if lines else "no rule's failure rate jumped",
         metadata={"jumped_rules": len(lines), "rules_compared": int(before.notna().sum())},

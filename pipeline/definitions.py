@@ -12,6 +12,7 @@ import checks
 from assets.extract import extract_schedules, sis_full_refresh_job
 from assets.sink import sis_sync_job
 from pipeline.config import load_districts
+from pipeline.graph import SIS_SYNC
 from pipeline.oneroster import OneRosterResource
 from pipeline.orchestration import (
     extract_job,
@@ -34,7 +35,7 @@ BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 def _policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     """Owners and tags everywhere; freshness on the sink."""
     spec = spec.replace_attributes(owners=OWNERS, tags={**spec.tags, "domain": "gradebook"})
-    if spec.key == dg.AssetKey(["passback", "sis_sync"]):
+    if spec.key == SIS_SYNC:
         spec = dg.apply_freshness_policy(spec, SINK_FRESHNESS)
     return spec
 

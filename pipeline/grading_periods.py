@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 
 from pipeline.config import DistrictConfig
-from pipeline.partitions import grading_period_key
+from pipeline.graph import grading_period_key
 
 # The materialization metadata key that carries a district's grading periods to the scheduler.
 GRADING_PERIODS_METADATA = "grading_periods"
@@ -83,10 +83,10 @@ def grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
     ]
 
 
-def grading_periods_metadata(periods: list[GradingPeriod], as_of: date) -> dict[str, Any]:
+def grading_periods_metadata(known: list[GradingPeriod], as_of: date) -> dict[str, Any]:
     """Metadata the SIS academic-sessions extract attaches for the scheduler and the UI."""
     return {
-        GRADING_PERIODS_METADATA: dg.MetadataValue.json([p.as_json() for p in periods]),
+        GRADING_PERIODS_METADATA: dg.MetadataValue.json([p.as_json() for p in known]),
         "open_grading_periods": dg.MetadataValue.text(
-            ", ".join(p.sourced_id for p in periods if p.is_open_on(as_of)) or "none"),
+            ", ".join(p.sourced_id for p in known if p.is_open_on(as_of)) or "none"),
     }

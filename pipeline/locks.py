@@ -4,8 +4,9 @@
 holds a slot of its Dagster pool (`duckdb_warehouse`, limit 1). A process killed
 mid-step (SIGKILL, OOM, a reboot) never reports its run finished, so the slot stays claimed
 and every later run waits for it forever, silently. Each run therefore carries the host and
-pid of the process executing it; a run still marked started whose process no longer exists on
-this host is marked failed and its pool slots are freed, with a line saying so.
+pid of the process executing it (`pipeline.graph.owner_tags`); a run still marked started
+whose process no longer exists on this host is marked failed and its pool slots are freed,
+with a line saying so.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from collections.abc import Callable
 
 import dagster as dg
 
-PID_TAG = "passback/pid"
-HOST_TAG = "passback/host"
+from pipeline.graph import HOST_TAG, PID_TAG
+
 _UNFINISHED = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.CANCELING]
-
-
-def owner_tags() -> dict[str, str]:
-    """Run tags naming the process that executes the run in-process."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
 def _alive(pid: int) -> bool:

@@ -18,13 +18,20 @@ import dagster as dg
 
 from pipeline.config import DistrictConfig, load_districts
 from pipeline.grading_periods import GRADING_PERIODS_METADATA, GradingPeriod
-from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
-from pipeline.sink import sis_writer_tags
+from pipeline.graph import (
+    ACADEMIC_SESSIONS,
+    EXTRACT_GROUPS,
+    EXTRACT_JOB,
+    GRADING_PERIODS,
+    PASSBACK_GROUPS,
+    PASSBACK_JOB,
+    TRIGGER_TAG,
+    district_grading_period_partitions,
+    passback_partition,
+    passback_partition_tags,
+    sis_writer_tags,
+)
 
-EXTRACT_GROUPS = ("otus_extract", "sis_extract")
-PASSBACK_GROUPS = ("passback_rules", "sink")
-ACADEMIC_SESSIONS = dg.AssetKey(["sis", "academic_sessions"])
-TRIGGER_TAG = "passback/trigger"
 NIGHTLY_HOUR = 2
 
 
@@ -35,25 +42,20 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXP
                                  jitter=dg.Jitter.PLUS_MINUS)
 
 
-def _passback_tags(partition_key: str) -> dict[str, str]:
-    # "district|grading_period": the sink only writes in runs tagged as the SIS writer.
-    return sis_writer_tags(partition_key.split("|", 1)[0])
-
-
 extract_job = dg.define_asset_job(
-    "extract",
+    EXTRACT_JOB,
     selection=dg.AssetSelection.groups(*EXTRACT_GROUPS),
     op_retry_policy=TRANSIENT_RETRY,
     description="Extract one district's Otus export and SIS roster and gradebook into DuckDB.",
 )
 
 passback_job = dg.define_asset_job(
-    "passback",
+    PASSBACK_JOB,
     selection=dg.AssetSelection.groups(*PASSBACK_GROUPS),
     config=dg.PartitionedConfig(
         partitions_def=district_grading_period_partitions,
         run_config_for_partition_key_fn=lambda _key: {},
-        tags_for_partition_key_fn=_passback_tags,
+        tags_for_partition_key_fn=passback_partition_tags,
     ),
     op_retry_policy=TRANSIENT_RETRY,
     description="Apply the passback rules to one district and grading period, write the "
@@ -87,7 +89,7 @@ def nightly_schedules(districts: dict[str, DistrictConfig]) -> list[dg.ScheduleD
     return schedules
 
 
-def _periods_from(event: dg.EventLogRecord) -> list[GradingPeriod]:
+def _grading_periods_from(event: dg.EventLogRecord) -> list[GradingPeriod]:
     materialization = event.asset_materialization
     value = materialization.metadata.get(GRADING_PERIODS_METADATA) if materialization else None
     data = value.value if value is not None else []
@@ -121,11 +123,11 @@ def grading_period_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
     for event in _new_sessions(context.instance, after):
         after = max(after, event.storage_id)
         district = event.partition_key
-        periods = _periods_from(event)
-        for period in periods:
-            if period.partition_key not in known:
-                known.add(period.partition_key)
-                new_keys.append(period.partition_key)
+        grading_periods = _grading_periods_from(event)
+        for grading_period in grading_periods:
+            if grading_period.partition_key not in known:
+                known.add(grading_period.partition_key)
+                new_keys.append(grading_period.partition_key)
         run = context.instance.get_run_by_id(event.run_id)
         if not district or run is None or run.tags.get(TRIGGER_TAG) != "nightly":
             continue
@@ -134,7 +136,7 @@ def grading_period_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
             context.log.warning(f"district {district!r} extracted nightly but is no longer in the "
                                 "mappings folder: no passback run requested for it")
             continue
-        run_requests += _nightly_requests(districts[district], periods, event.run_id)
+        run_requests += _nightly_requests(districts[district], grading_periods, event.run_id)
     return dg.SensorResult(
         run_requests=run_requests,
         cursor=str(after),
@@ -149,15 +151,14 @@ def grading_period_partitions_request(keys: list[str]) -> dg.AddDynamicPartition
                                           partition_keys=sorted(set(keys)))
 
 
-def _nightly_requests(config: DistrictConfig, periods: list[GradingPeriod],
+def _nightly_requests(config: DistrictConfig, grading_periods: list[GradingPeriod],
                       extract_run_id: str) -> list[dg.RunRequest]:
     today = datetime.now(tz=config.zone).date()
     return [
         dg.RunRequest(
-            run_key=f"{extract_run_id}-{period.partition_key}",
-            partition_key=dg.MultiPartitionKey(
-                {"district": config.district, GRADING_PERIODS: period.partition_key}),
+            run_key=f"{extract_run_id}-{grading_period.partition_key}",
+            partition_key=passback_partition(config.district, grading_period.partition_key),
             tags={TRIGGER_TAG: "nightly", **sis_writer_tags(config.district)},
         )
-        for period in periods if period.is_open_on(today)
+        for grading_period in grading_periods if grading_period.is_open_on(today)
     ]

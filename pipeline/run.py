@@ -14,10 +14,18 @@ import dagster as dg
 
 from pipeline.config import DistrictConfig, load_districts
 from pipeline.grading_periods import GradingPeriod, grading_periods
-from pipeline.locks import owner_tags, release_dead_runs
-from pipeline.orchestration import TRIGGER_TAG
-from pipeline.partitions import GRADING_PERIODS
-from pipeline.sink import sis_writer_tags
+from pipeline.graph import (
+    EXTRACT_JOB,
+    GRADING_PERIODS,
+    PASSBACK_JOB,
+    TRIGGER_TAG,
+    full_refresh_run_config,
+    owner_tags,
+    passback_partition,
+    passback_run_config,
+    sis_writer_tags,
+)
+from pipeline.locks import release_dead_runs
 from pipeline.warehouse import connect
 
 Log = Callable[[str], None]
@@ -65,13 +73,15 @@ def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]
     return found
 
 
-def _select(periods: list[GradingPeriod], wanted: str | None, as_of: date) -> list[GradingPeriod]:
-    if wanted is None:
-        return [p for p in periods if p.is_open_on(as_of)]
-    chosen = [p for p in periods if wanted in (p.sourced_id, p.partition_key)]
+def _select(grading_periods: list[GradingPeriod], grading_period: str | None,
+            as_of: date) -> list[GradingPeriod]:
+    # `grading_period` as the operator typed it: a sourcedId or a partition key.
+    if grading_period is None:
+        return [p for p in grading_periods if p.is_open_on(as_of)]
+    chosen = [p for p in grading_periods if grading_period in (p.sourced_id, p.partition_key)]
     if not chosen:
-        known = ", ".join(p.sourced_id for p in periods) or "none"
-        raise ValueError(f"grading period {wanted!r} is not in the SIS; known: {known}")
+        known = ", ".join(p.sourced_id for p in grading_periods) or "none"
+        raise ValueError(f"grading period {grading_period!r} is not in the SIS; known: {known}")
     return chosen
 
 
@@ -90,7 +100,6 @@ def run_district(
     A named grading period that is closed still runs: it extracts and reports, and the sink
     never writes a closed period.
     """
-    from assets.extract.schedules import full_refresh_run_config
     from pipeline.definitions import defs  # loads the code location: only when running
     from pipeline.instance import instance as project_instance
 
@@ -103,7 +112,7 @@ def run_district(
         f"OneRoster {config.sis.oneroster_version})")
     extract_config: dict[str, Any] = {**QUIET, **(full_refresh_run_config() if full_refresh
                                                  else {})}
-    extract = defs.resolve_job_def("extract").execute_in_process(
+    extract = defs.resolve_job_def(EXTRACT_JOB).execute_in_process(
         partition_key=district, instance=instance, run_config=extract_config,
         tags={TRIGGER_TAG: "manual", **owner_tags()}, raise_on_error=False)
     outcome = DistrictOutcome(district, as_of, extract.run_id, extract.success)
@@ -111,31 +120,26 @@ def run_district(
         log(f"{district}: extract failed (run {extract.run_id}); see the run's logs")
         return outcome
     with connect() as conn:
-        periods = grading_periods(conn, config, as_of)
-    instance.add_dynamic_partitions(GRADING_PERIODS, [p.partition_key for p in periods])
-    chosen = _select(periods, grading_period, as_of)
-    outcome.skipped = [p for p in periods if p not in chosen]
-    for period in chosen:
-        outcome.periods.append(_run_period(defs, instance, config, period, as_of, dry_run, log))
+        known = grading_periods(conn, config, as_of)
+    instance.add_dynamic_partitions(GRADING_PERIODS, [p.partition_key for p in known])
+    chosen = _select(known, grading_period, as_of)
+    outcome.skipped = [p for p in known if p not in chosen]
+    outcome.periods = [_run_grading_period(defs, instance, config, selected, as_of, dry_run, log)
+                       for selected in chosen]
     return outcome
 
 
-def _run_period(defs: dg.Definitions, instance: dg.DagsterInstance, config: DistrictConfig,
-                period: GradingPeriod, as_of: date, dry_run: bool, log: Log) -> PeriodOutcome:
-    state = "closed: report only, no SIS writes" if period.closed else "open"
-    log(f"{config.district}: grading period {period.sourced_id} ({period.title}, {state})")
+def _run_grading_period(defs: dg.Definitions, instance: dg.DagsterInstance,
+                        config: DistrictConfig, grading_period: GradingPeriod, as_of: date,
+                        dry_run: bool, log: Log) -> PeriodOutcome:
+    state = "closed: report only, no SIS writes" if grading_period.closed else "open"
+    log(f"{config.district}: grading period {grading_period.sourced_id} "
+        f"({grading_period.title}, {state})")
     # Without --dry-run the district's own passback.dry_run setting decides.
-    sink_config: dict[str, Any] = {"as_of": as_of.isoformat()}
-    if dry_run:
-        sink_config["dry_run"] = True
-    run_config = {**QUIET, "ops": {
-        "passback_rules": {"config": {"as_of": as_of.isoformat()}},
-        "passback__sis_sync": {"config": sink_config},
-    }}
-    result = defs.resolve_job_def("passback").execute_in_process(
-        partition_key=dg.MultiPartitionKey(
-            {"district": config.district, GRADING_PERIODS: period.partition_key}),
+    run_config = {**QUIET, **passback_run_config(as_of, dry_run=dry_run)}
+    result = defs.resolve_job_def(PASSBACK_JOB).execute_in_process(
+        partition_key=passback_partition(config.district, grading_period.partition_key),
         instance=instance, run_config=run_config, raise_on_error=False,
         tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district), **owner_tags()},
     )
-    return PeriodOutcome(period, result.run_id, result.success, _materialized(result))
+    return PeriodOutcome(grading_period, result.run_id, result.success, _materialized(result))

@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
+from pipeline.graph import LINE_ITEMS, QUALITY_REPORT, REJECTIONS, RESULTS, SIS_SYNC
 from pipeline.run import DistrictOutcome, PeriodOutcome
 
-RULES, SINK = "passback/rejections", "passback/sis_sync"
+RULES, SINK = REJECTIONS.to_user_string(), SIS_SYNC.to_user_string()
 
 
-def _period_lines(period: PeriodOutcome) -> list[str]:
-    gp = period.grading_period
-    state = "closed (report only)" if gp.closed else "open"
-    lines = [f"  {gp.sourced_id} {gp.title or ''} [{state}]: "
-             f"{'ok' if period.success else 'FAILED'} (run {period.run_id})"]
-    if not period.metadata:
+def _grading_period_lines(ran: PeriodOutcome) -> list[str]:
+    grading_period = ran.grading_period
+    state = "closed (report only)" if grading_period.closed else "open"
+    lines = [f"  {grading_period.sourced_id} {grading_period.title or ''} [{state}]: "
+             f"{'ok' if ran.success else 'FAILED'} (run {ran.run_id})"]
+    if not ran.metadata:
         return [*lines, "    nothing materialized: see the run's logs in the Dagster UI"]
-    line_items = period.value("passback/line_items", "dagster/row_count", 0)
-    item_candidates = period.value("passback/line_items", "candidates", 0)
-    results = period.value("passback/results", "dagster/row_count", 0)
-    result_candidates = period.value("passback/results", "candidates", 0)
+    line_items = ran.value(LINE_ITEMS.to_user_string(), "dagster/row_count", 0)
+    item_candidates = ran.value(LINE_ITEMS.to_user_string(), "candidates", 0)
+    results = ran.value(RESULTS.to_user_string(), "dagster/row_count", 0)
+    result_candidates = ran.value(RESULTS.to_user_string(), "candidates", 0)
     lines.append(f"    rules: {line_items} of {item_candidates} line items and {results} of "
                  f"{result_candidates} results pass back; "
-                 f"{period.value(RULES, 'rejects', 0)} rejections, "
-                 f"{period.value(RULES, 'warnings', 0)} warnings")
-    if SINK in period.metadata:
-        dry_run = period.value(SINK, "dry_run")
-        verb, count = ("would send", period.value(SINK, "planned", 0)) if dry_run else (
-            "sent", period.value(SINK, "sent", 0))
+                 f"{ran.value(RULES, 'rejects', 0)} rejections, "
+                 f"{ran.value(RULES, 'warnings', 0)} warnings")
+    if SINK in ran.metadata:
+        dry_run = ran.value(SINK, "dry_run")
+        verb, count = ("would send", ran.value(SINK, "planned", 0)) if dry_run else (
+            "sent", ran.value(SINK, "sent", 0))
         lines.append(
             f"    SIS: {verb} {count}"
-            f", unchanged {period.value(SINK, 'unchanged', 0)}, refused by the SIS "
-            f"{period.value(SINK, 'refused', 0)}, failed {period.value(SINK, 'failed', 0)}, "
-            f"deleted {period.value(SINK, 'deleted', 0)} "
-            f"({period.value(SINK, 'rate_per_second', 0)} requests/s)")
-    report = period.value("passback/quality_report", "report_path")
+            f", unchanged {ran.value(SINK, 'unchanged', 0)}, refused by the SIS "
+            f"{ran.value(SINK, 'refused', 0)}, failed {ran.value(SINK, 'failed', 0)}, "
+            f"deleted {ran.value(SINK, 'deleted', 0)} "
+            f"({ran.value(SINK, 'rate_per_second', 0)} requests/s)")
+    report = ran.value(QUALITY_REPORT.to_user_string(), "report_path")
     if report:
         lines.append(f"    quality report: {report}")
     return lines
@@ -44,8 +45,8 @@ def print_summary(outcome: DistrictOutcome) -> None:
           f"{'succeeded' if outcome.success else 'FAILED'}")
     print(f"  extract: {'ok' if outcome.extract_success else 'FAILED'} "
           f"(run {outcome.extract_run_id})")
-    for period in outcome.periods:
-        print("\n".join(_period_lines(period)))
+    for ran in outcome.periods:
+        print("\n".join(_grading_period_lines(ran)))
     if outcome.skipped:
         print("  not run today (closed, or not started yet): "
               + ", ".join(p.sourced_id for p in outcome.skipped))

@@ -125,6 +125,12 @@ EXTRACT_PASSBACK_TABLES: dict[str, str] = {
     "extract_cursors": """
         district VARCHAR NOT NULL, entity VARCHAR NOT NULL, cursor VARCHAR NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (district, entity)""",
+    # Which grading period each partition key names, stored with the academic sessions it
+    # was computed from (pipeline/graph.py), so no asset re-derives it by scanning.
+    "grading_period_partitions": """
+        district VARCHAR NOT NULL, partition_key VARCHAR NOT NULL,
+        grading_period_sourced_id VARCHAR NOT NULL,
+        PRIMARY KEY (district, grading_period_sourced_id)""",
 }
 
 

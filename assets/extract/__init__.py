@@ -12,7 +12,7 @@ import dagster as dg
 from assets.extract.otus import build_otus_assets
 from assets.extract.schedules import build_full_refresh_schedule
 from assets.extract.sis import ExtractConfig, build_sis_assets
-from pipeline.partitions import district_partitions
+from pipeline.graph import district_partitions
 
 
 def build_extract_assets(partitions_def: dg.PartitionsDefinition = district_partitions,

@@ -13,11 +13,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.extract.loading import Changes, write_table
+from pipeline.graph import OTUS_GROUP, otus_key
 from pipeline.otus import ENTITIES, ExportContractError, read_export
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import transaction
 
-GROUP = "otus_extract"
+GROUP = OTUS_GROUP
 KINDS = {"otus", "duckdb"}
 POOL = "duckdb_warehouse"
 
@@ -40,7 +41,7 @@ def describe(entity: str) -> str:
 
 def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The five Otus tables as one multi-asset, partitioned by district."""
-    specs = [dg.AssetSpec(["otus", name], group_name=GROUP, kinds=KINDS,
+    specs = [dg.AssetSpec(otus_key(name), group_name=GROUP, kinds=KINDS,
                           description=describe(name), partitions_def=partitions_def)
              for name in ENTITIES]
 
@@ -66,7 +67,7 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
                                             ENTITIES[name].key, full=True)
         seconds = round(time.monotonic() - started, 3)
         for name, change in changes.items():
-            yield dg.MaterializeResult(asset_key=["otus", name], metadata={
+            yield dg.MaterializeResult(asset_key=otus_key(name), metadata={
                 "rows": dg.MetadataValue.int(change.rows),
                 "new": dg.MetadataValue.int(change.new),
                 "changed": dg.MetadataValue.int(change.changed),

@@ -11,23 +11,17 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.extract.sis import GROUP
-from pipeline.oneroster import ENDPOINTS
+from pipeline.graph import SIS_FULL_REFRESH_JOB, SIS_GROUP, full_refresh_run_config
 
 FULL_REFRESH_CRON = "0 2 * * 0"
-
-
-def full_refresh_run_config() -> dict:
-    """Run config that sets `full_refresh: true` on every SIS extract asset."""
-    return {"ops": {f"sis__{entity}": {"config": {"full_refresh": True}}
-                    for entity in ENDPOINTS}}
 
 
 def build_full_refresh_schedule(partitions_def: dg.PartitionsDefinition
                                 ) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
     """The weekly full-refresh job and its schedule (one run per district partition)."""
     # The job's partitions come from the selected assets (district).
-    job = dg.define_asset_job("sis_full_refresh", selection=dg.AssetSelection.groups(GROUP),
+    job = dg.define_asset_job(SIS_FULL_REFRESH_JOB,
+                              selection=dg.AssetSelection.groups(SIS_GROUP),
                               description="Reload every SIS table of a district in full.")
 
     @dg.schedule(name="sis_weekly_full_refresh", job=job, cron_schedule=FULL_REFRESH_CRON,

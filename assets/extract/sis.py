@@ -23,6 +23,7 @@ from assets.extract.loading import (
 )
 from pipeline.config import ConfigError, DistrictConfig
 from pipeline.grading_periods import grading_periods, grading_periods_metadata
+from pipeline.graph import ACADEMIC_SESSIONS, SIS_GROUP, sis_key, store_grading_period_keys
 from pipeline.oneroster import (
     ENDPOINTS,
     Endpoint,
@@ -33,7 +34,7 @@ from pipeline.oneroster import (
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import transaction
 
-GROUP = "sis_extract"
+GROUP = SIS_GROUP
 KINDS = {"oneroster", "duckdb"}
 POOL = "duckdb_warehouse"
 
@@ -76,14 +77,22 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
                               full=full, deleted=extract.deleted)
         write_quarantine(conn, district, extract, full=full)
         save_cursor(conn, district, ep.entity, extract.cursor or since, full=full)
-        periods = _grading_periods(conn, config) if ep.entity == "academic_sessions" else {}
+        is_sessions = sis_key(ep.entity) == ACADEMIC_SESSIONS
+        grading_period_metadata = _grading_periods(conn, config) if is_sessions else {}
     metadata = _metadata(extract, changes, full, since, time.monotonic() - started)
-    return dg.MaterializeResult(metadata={**metadata, **periods})
+    return dg.MaterializeResult(metadata={**metadata, **grading_period_metadata})
 
 
 def _grading_periods(conn: Any, config: DistrictConfig) -> dict[str, Any]:
-    """The district's grading periods and their state today, for the scheduler's sensor
-    (which reads the event log, never the warehouse) and for the UI."""
+    """Store which grading period each partition key names (in the sessions' transaction),
+    and return the district's grading periods and their state today, for the scheduler's
+    sensor (which reads the event log, never the warehouse) and for the UI."""
+    collisions = store_grading_period_keys(conn, config.district)
+    for key, sourced_ids in collisions.items():
+        # Not fatal here: only the colliding partition fails, when a run looks its key up.
+        dg.get_dagster_logger().warning(
+            f"{config.district}: grading periods {', '.join(sourced_ids)} share the partition "
+            f"key {key!r}; passback runs of that key will fail until the SIS renames one")
     today = datetime.now(tz=config.zone).date()
     return grading_periods_metadata(grading_periods(conn, config, today), today)
 
@@ -111,7 +120,7 @@ def build_sis_asset(ep: Endpoint, partitions_def: dg.PartitionsDefinition
                     ) -> dg.AssetsDefinition:
     """The extract asset of one endpoint row, partitioned by district."""
 
-    @dg.asset(key=dg.AssetKey(["sis", ep.entity]), group_name=GROUP, kinds=KINDS,
+    @dg.asset(key=sis_key(ep.entity), group_name=GROUP, kinds=KINDS,
               partitions_def=partitions_def, pool=POOL, description=describe(ep))
     def sis_entity(context: AssetExecutionContext, config: ExtractConfig,
                    warehouse: Warehouse, districts: Districts,

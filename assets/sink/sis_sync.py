@@ -8,16 +8,25 @@ from typing import Any
 
 import dagster as dg
 
-from assets.transform.passback_rules import LINE_ITEMS, RESULTS, resolve_grading_period
 from pipeline.config import ConfigError
+from pipeline.graph import (
+    LINE_ITEMS,
+    RESULTS,
+    SINK_GROUP,
+    SIS_SYNC,
+    SIS_SYNC_JOB,
+    SIS_WRITER_TAG,
+    district_grading_period_partitions,
+    grading_period_for_key,
+    partition_dimensions,
+    passback_partition_tags,
+)
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
-from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
 from pipeline.resources import Districts, Warehouse
-from pipeline.sink import SyncReport, run_sync, sis_writer_tags
-from pipeline.sink.run import SIS_WRITER_TAG
+from pipeline.sink import SyncReport, run_sync
 
-GROUP = "sink"
-KEY = dg.AssetKey(["passback", "sis_sync"])
+GROUP = SINK_GROUP
+KEY = SIS_SYNC
 # No pool: a sync waits on the SIS for minutes and holds DuckDB only for short ledger commits
 # (which wait out a busy file), so the warehouse pool would stall every writer; and a global
 # pool (limit 1) would serialise every district's sink. One SIS writer per district is
@@ -67,11 +76,11 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
     in a closed grading period); records each outcome in passback.sync_ledger as it arrives,
     SIS refusals in passback.rejections (sis_rejected), and the plan in passback.sync_plan.
     A dry run (district or run setting) plans and records without sending anything."""
-    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-    district = districts.get(keys["district"])
+    district_id, grading_period_key = partition_dimensions(context)
+    district = districts.get(district_id)
     as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(district.zone).date()
     with warehouse.get_connection() as conn:
-        grading_period = resolve_grading_period(conn, district.district, keys[GRADING_PERIODS])
+        grading_period = grading_period_for_key(conn, district.district, grading_period_key)
     dry_run = district.passback.dry_run if config.dry_run is None else config.dry_run
     if not dry_run and context.run.tags.get(SIS_WRITER_TAG) != district.district:
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
@@ -89,16 +98,11 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
                                 check_results=_checks(report))
 
 
-def _partition_tags(partition_key: str) -> dict[str, str]:
-    # Multi-partition keys are "<district>|<grading period>" (dimensions in name order).
-    return sis_writer_tags(partition_key.split("|", 1)[0])
-
-
 # Launch sink runs through this job (or with `sis_writer_tags`) so the instance's run-tag
 # limit keeps a second run off the same district's SIS.
 sis_sync_job = dg.define_asset_job(
-    "sis_sync_job", selection=[KEY],
+    SIS_SYNC_JOB, selection=[KEY],
     config=dg.PartitionedConfig(partitions_def=district_grading_period_partitions,
                                 run_config_for_partition_key_fn=lambda _key: {},
-                                tags_for_partition_key_fn=_partition_tags),
+                                tags_for_partition_key_fn=passback_partition_tags),
     description="Write one district and grading period to its SIS (one writer per district).")

@@ -8,20 +8,30 @@ from datetime import date, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.transform.candidates import RunSettings
 from assets.transform.rules_run import PartitionRun, compute_partition, write_partition
 from checks.asset_checks import RULES_CHECK_SPECS, rate_changes, rate_jump_result
-from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
+from pipeline.graph import (
+    LINE_ITEMS,
+    REJECTIONS,
+    RESULTS,
+    RULES_GROUP,
+    RULES_OP,
+    district_grading_period_partitions,
+    grading_period_for_key,
+    otus_key,
+    partition_dimensions,
+    sis_key,
+)
 from pipeline.resources import Districts, Warehouse
+from pipeline.rule_settings import RunSettings
 
-GROUP = "passback_rules"
+GROUP = RULES_GROUP
 KINDS = {"duckdb", "pandera"}
 POOL = "duckdb_warehouse"
 RAW_KEYS = [
-    ["otus", "users"], ["otus", "passback_group"], ["otus", "assessments"],
-    ["otus", "class_assignments"], ["otus", "scores"], ["sis", "orgs"],
-    ["sis", "academic_sessions"], ["sis", "courses"], ["sis", "classes"], ["sis", "users"],
-    ["sis", "enrollments"], ["sis", "categories"],
+    *map(otus_key, ["users", "passback_group", "assessments", "class_assignments", "scores"]),
+    *map(sis_key, ["orgs", "academic_sessions", "courses", "classes", "users", "enrollments",
+                   "categories"]),
 ]
 # The raw tables are partitioned by district only: every grading period of a district
 # reads the same raw partition.
@@ -30,11 +40,7 @@ RAW_KEYS = [
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
     TO_DISTRICT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="district")
-RAW_DEPS = [dg.AssetDep(dg.AssetKey(key), partition_mapping=TO_DISTRICT) for key in RAW_KEYS]
-
-LINE_ITEMS = dg.AssetKey(["passback", "line_items"])
-RESULTS = dg.AssetKey(["passback", "results"])
-REJECTIONS = dg.AssetKey(["passback", "rejections"])
+RAW_DEPS = [dg.AssetDep(key, partition_mapping=TO_DISTRICT) for key in RAW_KEYS]
 
 
 class RulesConfig(dg.Config):
@@ -58,24 +64,10 @@ SPECS = [
 ]
 
 
-def resolve_grading_period(conn: object, district: str, key: str) -> str:
-    """The grading period sourcedId whose partition key is `key`."""
-    from pipeline.partitions import grading_period_key
-
-    rows = conn.execute(  # type: ignore[attr-defined]
-        "SELECT sourced_id FROM sis.academic_sessions WHERE district = ? "
-        "AND type = 'gradingPeriod'", [district]).fetchall()
-    matches = [sid for (sid,) in rows if grading_period_key(sid) == key]
-    if len(matches) != 1:
-        raise dg.Failure(f"grading period partition {key!r} matches {len(matches)} grading "
-                         f"periods of {district} in sis.academic_sessions")
-    return matches[0]
-
-
 @dg.multi_asset(
     specs=SPECS, check_specs=RULES_CHECK_SPECS,
     partitions_def=district_grading_period_partitions, pool=POOL, can_subset=False,
-    name="passback_rules",
+    name=RULES_OP,
 )
 def passback_rules(
     context: dg.AssetExecutionContext, config: RulesConfig, warehouse: Warehouse,
@@ -85,14 +77,14 @@ def passback_rules(
     results, runs every catalog rule as a vectorised pandera check, and replaces this
     district × grading period's rows of passback.line_items, passback.results and
     passback.rejections in one transaction. Writes nothing when a blocking check fails."""
-    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-    config_ = districts.get(keys["district"])
+    district, grading_period_key = partition_dimensions(context)
+    district_config = districts.get(district)
     as_of = (date.fromisoformat(config.as_of) if config.as_of
-             else datetime.now(config_.zone).date())
-    settings = RunSettings.from_config(config_, as_of)
+             else datetime.now(district_config.zone).date())
+    settings = RunSettings.from_config(district_config, as_of)
     with warehouse.get_connection() as conn:
-        gp = resolve_grading_period(conn, settings.district, keys[GRADING_PERIODS])
-        run = compute_partition(conn, settings, gp)
+        grading_period = grading_period_for_key(conn, settings.district, grading_period_key)
+        run = compute_partition(conn, settings, grading_period)
         yield from run.checks.results()
         if not run.checks.ok:
             context.log.error("blocking check failed: nothing written for this partition")
@@ -100,7 +92,7 @@ def passback_rules(
         duplicates = write_partition(conn, run, context.run.run_id)
         if duplicates:
             raise dg.Failure(f"{duplicates} duplicate sourcedIds: transaction rolled back")
-        yield rate_jump_result(rate_changes(conn, settings.district, gp))
+        yield rate_jump_result(rate_changes(conn, settings.district, grading_period))
     yield from _materializations(run)
 
 

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.transform.passback_rules import (
-    GROUP,
-    KINDS,
+from assets.transform.passback_rules import GROUP, KINDS, POOL
+from checks.report.data import load_report_data
+from checks.report.render import markdown_summary, write_report
+from pipeline.graph import (
     LINE_ITEMS,
-    POOL,
+    QUALITY_REPORT,
     REJECTIONS,
     RESULTS,
-    resolve_grading_period,
+    district_grading_period_partitions,
+    grading_period_for_key,
+    partition_dimensions,
 )
-from pipeline.partitions import GRADING_PERIODS, district_grading_period_partitions
-from pipeline.report.data import load_report_data
-from pipeline.report.render import markdown_summary, write_report
 from pipeline.resources import Warehouse
 
 
@@ -29,7 +29,7 @@ def report_folder(warehouse_file: str, district: str, grading_period_key: str) -
 
 
 @dg.asset(
-    key=["passback", "quality_report"], deps=[LINE_ITEMS, RESULTS, REJECTIONS],
+    key=QUALITY_REPORT, deps=[LINE_ITEMS, RESULTS, REJECTIONS],
     partitions_def=district_grading_period_partitions, pool=POOL, group_name=GROUP,
     kinds=KINDS,
 )
@@ -37,13 +37,12 @@ def quality_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     """Reads the partition's passback.rejections (and the district-level rows), the accepted
     counts and the rule history, and writes an HTML page with a chart of rejections by rule
     plus CSVs of counts per rule, teacher and class; no student names, sourcedIds only."""
-    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-    district, period_key = keys["district"], keys[GRADING_PERIODS]
+    district, grading_period_key = partition_dimensions(context)
     with warehouse.get_connection() as conn:
-        gp = resolve_grading_period(conn, district, period_key)
-        data = load_report_data(conn, district, gp)
+        grading_period = grading_period_for_key(conn, district, grading_period_key)
+        data = load_report_data(conn, district, grading_period)
     # Rendering and file I/O happen after the warehouse connection is released.
-    paths = write_report(data, report_folder(str(warehouse.path()), district, period_key))
+    paths = write_report(data, report_folder(str(warehouse.path()), district, grading_period_key))
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.md(markdown_summary(data, paths["html"])),
         "report_path": dg.MetadataValue.path(str(paths["html"])),

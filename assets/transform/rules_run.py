@@ -19,17 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from assets.transform.candidates import (
-    ORPHAN_SCORES_SQL,
-    RunSettings,
-    line_item_candidates,
-    result_candidates,
-)
+from assets.transform.candidates import ORPHAN_SCORES_SQL, line_item_candidates, result_candidates
 from assets.transform.sourced_ids import digest_sql, uuid_from_digest_sql
 from checks.asset_checks import Preconditions, preconditions
 from checks.evaluate import Verdicts, evaluate, rejection_rows
 from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
+from pipeline.rule_settings import RunSettings
 from pipeline.warehouse import transaction
 
 # Line-item columns the rejections and results borrow (joined in SQL at write time).

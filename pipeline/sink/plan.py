@@ -119,7 +119,7 @@ SELECT a.* EXCLUDE (district, assignment_id, assessment_id, teacher_user_id, upd
 FROM passback.line_items a
 LEFT JOIN passback.sync_ledger l
   ON l.district = a.district AND l.entity = 'line_items' AND l.sourced_id = a.sourced_id
-WHERE a.district = $district AND a.grading_period_sourced_id = $gp
+WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
 ORDER BY a.sourced_id
 """,
     RESULTS: """
@@ -129,7 +129,7 @@ SELECT a.* EXCLUDE (district, assignment_id, missing_is_zero, updated_at, as_of,
 FROM passback.results a
 LEFT JOIN passback.sync_ledger l
   ON l.district = a.district AND l.entity = 'results' AND l.sourced_id = a.sourced_id
-WHERE a.district = $district AND a.grading_period_sourced_id = $gp
+WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
 ORDER BY a.line_item_sourced_id, a.sourced_id
 """,
 }
@@ -140,7 +140,7 @@ ORDER BY a.line_item_sourced_id, a.sourced_id
 _REMOVALS_SQL = """
 SELECT l.entity, l.sourced_id, l.line_item_sourced_id, l.payload_hash
 FROM passback.sync_ledger l
-WHERE l.district = $district AND l.grading_period_sourced_id = $gp
+WHERE l.district = $district AND l.grading_period_sourced_id = $grading_period
   AND l.first_sent_at IS NOT NULL AND l.state <> 'deleted'
   AND ((l.entity = 'results' AND NOT EXISTS (
           SELECT 1 FROM passback.results r
@@ -160,7 +160,8 @@ def _partition_rows(conn: duckdb.DuckDBPyConnection, entity: str, district: str,
 
     The caller must consume it before running another query on `conn` (which would close
     this result)."""
-    cursor = conn.execute(_PARTITION_SQL[entity], {"district": district, "gp": grading_period})
+    params = {"district": district, "grading_period": grading_period}
+    cursor = conn.execute(_PARTITION_SQL[entity], params)
     names = [column[0] for column in cursor.description]
     while batch := cursor.fetchmany(_BATCH_ROWS):
         for row in batch:
@@ -226,7 +227,8 @@ def _removals(conn: duckdb.DuckDBPyConnection, district: str, grading_period: st
     else:
         action, reason = "stopped", ("no longer passed back; the SIS keeps it "
                                      "(passback.propagate_deletions is off)")
-    rows = conn.execute(_REMOVALS_SQL, {"district": district, "gp": grading_period}).fetchall()
+    params = {"district": district, "grading_period": grading_period}
+    rows = conn.execute(_REMOVALS_SQL, params).fetchall()
     return [Action(entity, sourced_id, action, grading_period, line_item,
                    payload_hash=digest, reason=reason)
             for entity, sourced_id, line_item, digest in rows]

@@ -34,12 +34,6 @@ from pipeline.sink.progress import SyncCounters
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
-SIS_WRITER_TAG = "passback/sis_writer"
-
-
-def sis_writer_tags(district: str) -> dict[str, str]:
-    """Run tags that make the instance's run-tag limit allow one SIS writer per district."""
-    return {SIS_WRITER_TAG: district}
 
 
 def default_connect() -> AbstractContextManager[duckdb.DuckDBPyConnection]:

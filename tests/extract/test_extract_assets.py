@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from assets.extract import build_extract_assets
-from assets.extract.schedules import full_refresh_run_config
+from pipeline.graph import full_refresh_run_config, grading_period_for_key, grading_period_key
 from pipeline.oneroster import ENDPOINTS, OneRosterResource
 from pipeline.resources import Districts, Warehouse
 
@@ -164,3 +164,17 @@ def test_weekly_schedule_asks_a_full_refresh_per_district() -> None:
     assert request.run_config["ops"]["sis__results"]["config"] == {"full_refresh": True}
     assert set(request.run_config["ops"]) == {f"sis__{e}" for e in ENDPOINTS}
     assert schedule.cron_schedule == "0 2 * * 0" and job.name == "sis_full_refresh"
+
+
+def test_sessions_extract_stores_the_grading_period_of_each_partition_key(
+        district: dict[str, Any]) -> None:
+    run(district, [SIS["academic_sessions"]])
+    stored = query(district, "SELECT partition_key, grading_period_sourced_id FROM "
+                             f"passback.grading_period_partitions WHERE district = '{DISTRICT}'")
+    periods = query(district, "SELECT sourced_id FROM sis.academic_sessions "
+                              "WHERE type = 'gradingPeriod'")
+    assert stored and sorted(stored) == sorted((grading_period_key(p), p) for (p,) in periods)
+    with duckdb.connect(str(district["db"]), read_only=True) as conn:
+        assert grading_period_for_key(conn, DISTRICT, grading_period_key("gp1")) == "gp1"
+        with pytest.raises(dg.Failure, match=f"'no-such-period' of district {DISTRICT}"):
+            grading_period_for_key(conn, DISTRICT, "no-such-period")

@@ -7,8 +7,8 @@ import csv
 
 import dagster as dg
 
-from pipeline.orchestration import TRIGGER_TAG, grading_period_sensor
-from pipeline.partitions import GRADING_PERIODS
+from pipeline.graph import GRADING_PERIODS, TRIGGER_TAG
+from pipeline.orchestration import grading_period_sensor
 from tests.orchestration.helpers import DISTRICT, District
 from tooling.demo import point_at_sandbox
 from tooling.sandbox import SandboxSIS

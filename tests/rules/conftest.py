@@ -15,9 +15,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.transform.candidates import RunSettings
 from assets.transform.rules_run import PartitionRun, compute_partition, write_partition
+from pipeline.graph import store_grading_period_keys
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+from pipeline.rule_settings import RunSettings
 from pipeline.warehouse import ensure_schema
 
 Row = dict[str, Any]
@@ -105,6 +106,7 @@ class World:
                     marks = ", ".join("?" for _ in row)
                     conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})",
                                  list(row.values()))
+            store_grading_period_keys(conn, self.district)  # as the sessions extract does
         return path
 
 

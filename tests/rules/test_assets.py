@@ -73,6 +73,19 @@ def test_empty_roster_blocks_and_writes_nothing(demo_world: World, db: Path) -> 
     assert not result.get_asset_materialization_events()
 
 
+def test_partition_reads_its_grading_period_from_the_stored_mapping(demo_world: World,
+                                                                    db: Path) -> None:
+    demo_world.save(db)
+    with duckdb.connect(str(db)) as conn:  # what an extract of the renamed period would store
+        conn.execute("UPDATE passback.grading_period_partitions SET partition_key = 'renamed' "
+                     "WHERE grading_period_sourced_id = 'gp1'")
+    result = _materialize(db)
+    assert not result.success
+    failure = result.failure_data_for_node("passback_rules")
+    assert failure and "'gp1' of district demo is not in passback.grading_period_partitions" in (
+        failure.error.message if failure.error else ""), failure
+
+
 def test_report_escapes_teacher_entered_text(db: Path, tmp_path: Path) -> None:
     world = World()
     world.first("otus.assessments")["title"] = "<script>alert(1)</script>"

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DistrictConfig
+from pipeline.graph import store_grading_period_keys
 from pipeline.oneroster import OneRosterResource, OneRosterWriter, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.warehouse import connect
@@ -136,6 +137,7 @@ class Gradebook:
                     conn.register("frame", frame)
                     conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")
                     conn.unregister("frame")
+            store_grading_period_keys(conn, self.district)  # as the sessions extract does
 
 
 def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = "oauth2",

@@ -26,12 +26,13 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from assets.transform.candidates import RunSettings, line_item_candidates
+from assets.transform.candidates import line_item_candidates
 from assets.transform.rules_run import LINE_ITEM_CONTEXT
 from checks.evaluate import evaluate, rejection_rows, rules_for
 from checks.schemas import ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+from pipeline.rule_settings import RunSettings
 
 STUDENTS_PER_CLASS = 25
 ASSIGNMENTS_PER_CLASS = 32

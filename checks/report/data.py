@@ -21,7 +21,7 @@ SELECT grading_period_sourced_id, entity, assignment_id, class_sourced_id, class
        student_sourced_id, teacher_user_id, teacher_name, title, rule, severity, message
 FROM passback.rejections
 WHERE district = $district
-  AND (grading_period_sourced_id = $gp OR grading_period_sourced_id IS NULL)
+  AND (grading_period_sourced_id = $grading_period OR grading_period_sourced_id IS NULL)
 ORDER BY rule, class_sourced_id, assignment_id, student_sourced_id
 """
 
@@ -71,21 +71,24 @@ def _by_rule(rejections: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def load_report_data(conn: duckdb.DuckDBPyConnection, district: str, gp: str) -> ReportData:
+def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,
+                     grading_period: str) -> ReportData:
     """Everything the report needs, read in one short connection."""
-    params = {"district": district, "gp": gp}
+    params = {"district": district, "grading_period": grading_period}
     rejections = conn.sql(_REJECTIONS_SQL, params=params).to_arrow_table().to_pandas()
     totals = conn.sql(
         "SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district AND "
-        "grading_period_sourced_id = $gp), (SELECT count(*) FROM passback.results WHERE "
-        "district = $district AND grading_period_sourced_id = $gp), (SELECT any_value(title) "
-        "FROM sis.academic_sessions WHERE district = $district AND sourced_id = $gp)",
+        "grading_period_sourced_id = $grading_period), (SELECT count(*) FROM passback.results "
+        "WHERE district = $district AND grading_period_sourced_id = $grading_period), "
+        "(SELECT any_value(title) FROM sis.academic_sessions WHERE district = $district AND "
+        "sourced_id = $grading_period)",
         params=params).fetchall()[0]
-    by_rule = _by_rule(rejections, rate_changes(conn, district, gp))
+    by_rule = _by_rule(rejections, rate_changes(conn, district, grading_period))
     examples = {rule: group.head(EXAMPLES_PER_RULE)
                 for rule, group in rejections.groupby("rule", sort=False)}
     return ReportData(
-        district=district, grading_period_sourced_id=gp, grading_period_title=totals[2] or gp,
+        district=district, grading_period_sourced_id=grading_period,
+        grading_period_title=totals[2] or grading_period,
         accepted_line_items=int(totals[0]), accepted_results=int(totals[1]),
         by_rule=by_rule,
         by_teacher=_counts(rejections, ["teacher_user_id", "teacher_name"]),

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from pipeline.report.data import ReportData
+from checks.report.data import ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 18, 6, 190, 640
