@@ -13,8 +13,14 @@ from assets.extract import build_extract_assets
 from assets.extract.schedules import full_refresh_run_config
 from pipeline.oneroster import ENDPOINTS, OneRosterResource
 from pipeline.resources import Districts, Warehouse
-
-from .conftest import CLASSES, DISTRICT, STUDENTS, district_yaml, line_item, write_otus_export
+from tests.extract.helpers import (
+    CLASSES,
+    DISTRICT,
+    STUDENTS,
+    district_yaml,
+    line_item,
+    write_otus_export,
+)
 
 PARTITIONS = dg.StaticPartitionsDefinition([DISTRICT])
 ASSETS = build_extract_assets(PARTITIONS)

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
+from tests.extract.helpers import CLASSES, STUDENTS, config_for, line_item, roster_tables
 from tooling.sandbox.bundle import write_bundle
-
-from .conftest import CLASSES, STUDENTS, config_for, line_item, roster_tables
 
 ENROLLMENTS = STUDENTS + CLASSES  # loadable ones: students and teachers
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from tests.generate.helpers import AS_OF
 from tooling.generate import generate_district
-
-from .helpers import AS_OF
 
 
 def _digests(root: Path) -> dict[str, str]:

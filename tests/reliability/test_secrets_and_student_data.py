@@ -171,7 +171,7 @@ def test_private_files_and_folders(outputs: Outputs) -> None:
 def _config(url: str, token_url: str) -> DistrictConfig:
     from types import SimpleNamespace
 
-    from tests.sink.conftest import district_config
+    from tests.sink.helpers import district_config
 
     return district_config(SimpleNamespace(url=url, token_url=token_url))
 

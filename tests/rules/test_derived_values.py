@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import World, run_rules
 
 from assets.transform.sourced_ids import digest_sql, sourced_id, uuid_from_digest_sql
+from tests.rules.helpers import World, run_rules
 
 ASSIGN = "otus.class_assignments"
 

@@ -7,9 +7,10 @@ import copy
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from conftest import BASE, World, run_rules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.rules.helpers import BASE, World, run_rules
 
 assignment = st.fixed_dictionaries({
     "title_length": st.sampled_from([10, 49, 50, 70]),

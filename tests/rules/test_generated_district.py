@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from generated import load_generated
 
 from assets.transform.candidates import RunSettings
 from assets.transform.rules_run import compute_partition, write_partition
@@ -18,6 +17,7 @@ from pipeline.config import load_district_file
 from pipeline.partitions import grading_period_key
 from pipeline.report.data import load_report_data
 from pipeline.report.render import write_report
+from tests.rules.generated import load_generated
 
 generate = pytest.importorskip("tooling.generate.district")
 AS_OF = date(2026, 11, 2)

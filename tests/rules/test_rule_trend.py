@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from conftest import World, run_rules
 
 from checks.asset_checks import rate_changes, rate_jump_result
+from tests.rules.helpers import World, run_rules
 
 
 def _trend(db: Path) -> tuple[bool, str]:

@@ -8,8 +8,8 @@ import pytest
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256
 from requests_oauthlib import OAuth1
-from sandbox_helpers import line_item_12, session_for, token
 
+from tests.sandbox.helpers import line_item_12, session_for, token
 from tooling.sandbox import SandboxSIS
 
 

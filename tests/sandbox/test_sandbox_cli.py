@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from sandbox_helpers import SCOPE, line_item_12
 
+from tests.sandbox.helpers import SCOPE, line_item_12
 from tooling.sandbox.command import register
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sandbox_helpers import line_item_11, line_item_12, result_11, result_12
 
 from pipeline.oneroster.fastcheck import compile_check
 from pipeline.oneroster.spec import validators
+from tests.sandbox.helpers import line_item_11, line_item_12, result_11, result_12
 
 CASES = [
     ("gradebook", "SingleLineItemDType", line_item_12("li-1")),

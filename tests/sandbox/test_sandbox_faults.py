@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import session_for
 
+from tests.sandbox.helpers import session_for
 from tooling.sandbox import FaultSpec, SandboxSIS
 
 

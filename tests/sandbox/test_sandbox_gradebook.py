@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import (
+
+from tests.sandbox.helpers import (
     line_item_11,
     line_item_12,
     ref,
@@ -14,7 +15,6 @@ from sandbox_helpers import (
     result_12,
     session_for,
 )
-
 from tooling.sandbox import SandboxSIS
 
 

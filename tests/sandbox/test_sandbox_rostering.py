@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sandbox_helpers import session_for
 
+from tests.sandbox.helpers import session_for
 from tooling.sandbox import SandboxSIS
 
 

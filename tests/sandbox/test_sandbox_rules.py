@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sandbox_helpers import line_item_11, line_item_12, ref, result_12, session_for
 
+from tests.sandbox.helpers import line_item_11, line_item_12, ref, result_12, session_for
 from tooling.sandbox import SandboxSIS
 
 Q1_DATES = {"assignDate": "2026-09-01T08:00:00-05:00", "dueDate": "2026-09-08T23:59:00-05:00"}

@@ -11,7 +11,7 @@ import yaml
 from assets.sink import sis_sync
 from pipeline.oneroster import OneRosterResource
 from pipeline.resources import Districts, Warehouse
-from tests.sink.conftest import ENV, GP_FALL, Gradebook, district_config
+from tests.sink.helpers import ENV, GP_FALL, Gradebook, district_config
 from tooling.sandbox import SandboxSIS
 
 # The asset's partitions are the districts of mappings/ at load time: the demo district.

@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 
 from pipeline.sink import run_sync
-from tests.sink.conftest import (
+from tests.sink.helpers import (
     AS_OF,
     GP_FALL,
     Gradebook,
+    connector,
     district_config,
+    ledger,
     quick_client,
     quick_oneroster_client,
+    sync,
+    writes,
 )
-from tests.sink.helpers import connector, ledger, sync, writes
 from tooling.sandbox import SandboxSIS
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.sink.conftest import Gradebook, district_config
-from tests.sink.helpers import sync, writes
+from tests.sink.helpers import Gradebook, district_config, sync, writes
 from tooling.sandbox import SandboxSIS
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.sink.conftest import Gradebook, district_config
-from tests.sink.helpers import ledger, sync, writes
+from tests.sink.helpers import Gradebook, district_config, ledger, sync, writes
 from tooling.sandbox import SandboxSIS
 
 REPO = Path(__file__).resolve().parents[2]

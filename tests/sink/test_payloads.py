@@ -12,7 +12,7 @@ import pytest
 from pipeline.oneroster.bodies import BODY_SCHEMAS, DOCUMENTS, body_check, body_problem
 from pipeline.oneroster.spec import validators
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
-from tests.sink.conftest import district_config
+from tests.sink.helpers import district_config
 
 SIS = SimpleNamespace(url="http://127.0.0.1:9", token_url="http://127.0.0.1:9/oauth/token")
 LINE_ITEM_ROW = {"sourced_id": "li-1", "title": "Quiz 1", "description": "Chapter 3",

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from pipeline.warehouse import connect
-from tests.sink.conftest import GP_FALL, GP_SPRING, SCHOOL, Gradebook, district_config
-from tests.sink.helpers import ledger, sync, writes
+from tests.sink.helpers import (
+    GP_FALL,
+    GP_SPRING,
+    SCHOOL,
+    Gradebook,
+    district_config,
+    ledger,
+    sync,
+    writes,
+)
 from tooling.sandbox import SandboxSIS
 
 

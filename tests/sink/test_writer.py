@@ -18,7 +18,7 @@ import pytest
 from pipeline.oneroster import OneRosterError
 from pipeline.oneroster.transport import RetryPolicy
 from pipeline.sink.writer import SinkWriter
-from tests.sink.conftest import district_config
+from tests.sink.helpers import district_config
 
 NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
              b"Content-Length: 2\r\n\r\n{}")
