@@ -125,6 +125,16 @@ def test_missing_scope_for_reads(sis: SandboxSIS) -> None:
 
 
 def test_expired_and_revoked_tokens(sis: SandboxSIS) -> None:
+    """A token lives as long as the `token_ttl_s` fault says (and the token endpoint says so);
+    revoking every token mid-run makes the next call re-authenticate."""
+    sis.set_faults("token_ttl_s=60")
+    try:
+        response = requests.post(sis.token_url, data={"grant_type": "client_credentials"},
+                                 auth=(sis.credentials.client_id, sis.credentials.client_secret),
+                                 timeout=5)
+        assert response.json()["expires_in"] == 60
+    finally:
+        sis.set_faults(None)
     sis.set_faults("token_ttl_s=0.3")
     try:
         short = session_for(sis)

@@ -135,17 +135,6 @@ def test_429_bursts(faulty: SandboxSIS, api: requests.Session) -> None:
     assert statuses(faulty, api, 8) == [429, 429, 200, 200] * 2
 
 
-def test_token_lifetime_and_expiry_mid_run(faulty: SandboxSIS, api: requests.Session) -> None:
-    faulty.set_faults("token_ttl_s=60")
-    response = requests.post(faulty.token_url, data={"grant_type": "client_credentials"},
-                             auth=(faulty.credentials.client_id,
-                                   faulty.credentials.client_secret), timeout=5)
-    assert response.json()["expires_in"] == 60
-    assert api.get(f"{faulty.rostering_url}/orgs").status_code == 200
-    faulty.expire_tokens()  # mid-run: the next call must re-authenticate
-    assert api.get(f"{faulty.rostering_url}/orgs").status_code == 401
-
-
 def test_request_log_counts_requests(faulty: SandboxSIS, api: requests.Session) -> None:
     before = len(faulty.request_log)
     api.get(f"{faulty.rostering_url}/classes/cls-alg")
