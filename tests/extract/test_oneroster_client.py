@@ -15,6 +15,8 @@ from pipeline.oneroster import OneRosterAuthError, OneRosterResource
 from tests.extract.helpers import CLASSES, STUDENTS, config_for, line_item, roster_tables
 from tooling.sandbox.bundle import write_bundle
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 ENROLLMENTS = STUDENTS + CLASSES  # loadable ones: students and teachers
 
 

@@ -15,6 +15,8 @@ from tests.sink.helpers import ENV, Gradebook, roster_tables
 from tooling.sandbox import SandboxCredentials, SandboxSIS
 from tooling.sandbox.bundle import write_bundle
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 REPO = Path(__file__).resolve().parents[2]
 
 

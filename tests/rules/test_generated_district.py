@@ -19,6 +19,8 @@ from pipeline.report.data import load_report_data
 from pipeline.report.render import write_report
 from tests.rules.generated import load_generated
 
+pytestmark = pytest.mark.slow  # takes more than ~2 s
+
 generate = pytest.importorskip("tooling.generate.district")
 AS_OF = date(2026, 11, 2)
 

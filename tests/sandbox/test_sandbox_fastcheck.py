@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def _mutate(body: dict, path: tuple, action: str, value: Any) -> dict:
     return body
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(case=st.sampled_from(CASES), data=st.data())
 def test_fast_check_agrees_with_jsonschema(case: tuple, data: st.DataObject) -> None:

@@ -17,6 +17,8 @@ from tests.sandbox.helpers import (
 )
 from tooling.sandbox import SandboxSIS
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 
 @pytest.fixture(scope="module")
 def api(sis: SandboxSIS) -> requests.Session:

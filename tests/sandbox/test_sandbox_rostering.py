@@ -8,6 +8,8 @@ import requests
 from tests.sandbox.helpers import session_for
 from tooling.sandbox import SandboxSIS
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 
 @pytest.fixture(scope="module")
 def api(sis: SandboxSIS) -> requests.Session:

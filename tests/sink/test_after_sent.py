@@ -21,6 +21,8 @@ from tests.sink.helpers import (
 )
 from tooling.sandbox import SandboxSIS
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 
 @pytest.fixture
 def skyward(bundle: Path, credentials_env: None) -> SandboxSIS:

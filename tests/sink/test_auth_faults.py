@@ -22,6 +22,8 @@ from tests.sink.helpers import (
 )
 from tooling.sandbox import SandboxSIS
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 
 @pytest.mark.parametrize(("profile", "version", "auth"), [
     ("infinite_campus", "1.1", "oauth1"),

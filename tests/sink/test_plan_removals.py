@@ -19,6 +19,8 @@ from tests.sink.helpers import (
     district_config,
 )
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 SENT_AT = datetime(2026, 10, 1, tzinfo=UTC)
 # (district, entity, sourced_id, grading period, line item, state, first sent) of what the SIS
 # was told earlier; the gradebook below accepts li-0000 (fall) and li-0001 (spring) with scores.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.warehouse import connect
 from tests.sink.helpers import (
     GP_FALL,
@@ -14,6 +16,8 @@ from tests.sink.helpers import (
     writes,
 )
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def test_first_sync_writes_everything_then_a_rerun_sends_nothing(

@@ -76,6 +76,7 @@ def raw_sis(handle: Callable[[socket.socket], None]) -> Iterator[SimpleNamespace
         listener.close()
 
 
+@pytest.mark.slow
 def test_a_keep_alive_connection_the_sis_closed_is_replaced_without_a_retry(
         credentials_env: None) -> None:
     # Servers close idle keep-alive connections; the next request must not be sent into one.
@@ -107,6 +108,7 @@ def test_a_refused_connection_is_retried_then_reported_by_its_cause(
     assert (writer.stats.requests, writer.stats.retries) == (2, 1)
 
 
+@pytest.mark.slow
 def test_an_answer_that_never_comes_times_out_and_is_retried(credentials_env: None) -> None:
     def stall_first_then_answer(conn: socket.socket) -> None:
         seen.requests.append(_read_request(conn))
