@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-district dev clean install
+.PHONY: demo test test-fast lint bench bench-district dev clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/passback demo
 
-## The test suite (unit, sandbox over loopback, Dagster end to end).
+## The test suite (unit, sandbox over loopback, Dagster end to end, the installed wheel): what CI runs.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+## The suite without the tests marked slow (servers, Dagster runs, subprocesses): under a minute.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline assets checks tooling tests

@@ -13,6 +13,7 @@ from pipeline.cli import build_parser, main
 PASSBACK = Path(sys.executable).with_name("passback")
 
 
+@pytest.mark.slow
 def test_help_lists_every_command() -> None:
     done = subprocess.run([str(PASSBACK), "--help"], capture_output=True, text=True,
                           timeout=120, check=False)

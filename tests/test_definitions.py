@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -28,12 +29,14 @@ def test_definitions_object_resolves() -> None:
     assert {"warehouse", "districts"} <= set(defs.resources or {})
 
 
+@pytest.mark.slow
 def test_dagster_definitions_validate() -> None:
     done = _run(str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_dg_check_defs() -> None:
     done = _run(str(BIN / "dg"), "check", "defs")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -13,8 +13,14 @@ from assets.extract import build_extract_assets
 from pipeline.graph import full_refresh_run_config, grading_period_for_key, grading_period_key
 from pipeline.oneroster import ENDPOINTS, OneRosterResource
 from pipeline.resources import Districts, Warehouse
-
-from .conftest import CLASSES, DISTRICT, STUDENTS, district_yaml, line_item, write_otus_export
+from tests.extract.helpers import (
+    CLASSES,
+    DISTRICT,
+    STUDENTS,
+    district_yaml,
+    line_item,
+    write_otus_export,
+)
 
 PARTITIONS = dg.StaticPartitionsDefinition([DISTRICT])
 ASSETS = build_extract_assets(PARTITIONS)
@@ -71,6 +77,7 @@ def test_asset_graph_keys_groups_kinds_and_pool() -> None:
                for spec in specs.values())
 
 
+@pytest.mark.slow
 def test_full_load_of_every_table(district: dict[str, Any]) -> None:
     result = run(district, ASSETS)
     counts = dict(query(district, "SELECT 'enrollments', count(*) FROM sis.enrollments UNION ALL "
@@ -88,6 +95,7 @@ def test_full_load_of_every_table(district: dict[str, Any]) -> None:
     assert cursors["enrollments"] == "2026-09-01T00:00:00.000Z"
 
 
+@pytest.mark.slow
 def test_incremental_run_fetches_only_what_changed(district: dict[str, Any]) -> None:
     line_items = [SIS["line_items"]]
     run(district, line_items)
@@ -112,6 +120,7 @@ def full_refresh_run_config_for(entity: str) -> dict:
     return {"ops": {f"sis__{entity}": config["ops"][f"sis__{entity}"]}}
 
 
+@pytest.mark.slow
 def test_incremental_run_applies_tobedeleted(district: dict[str, Any]) -> None:
     enrollments = [SIS["enrollments"]]
     run(district, enrollments)
@@ -127,6 +136,7 @@ def test_incremental_run_applies_tobedeleted(district: dict[str, Any]) -> None:
                  ) == [(0,)]
 
 
+@pytest.mark.slow
 def test_faults_do_not_stop_the_load(district: dict[str, Any]) -> None:
     district["sis"].set_faults("seed=11,error_rate=0.2,burst_429=2,retry_after_s=0")
     result = run(district, [SIS["users"]])
@@ -134,6 +144,7 @@ def test_faults_do_not_stop_the_load(district: dict[str, Any]) -> None:
     assert meta["rows"] == STUDENTS + 1 and meta["retries"] > 0
 
 
+@pytest.mark.slow
 def test_bad_otus_export_leaves_the_previous_load_in_place(district: dict[str, Any]) -> None:
     run(district, [OTUS])
     before = query(district, "SELECT * FROM otus.scores ORDER BY student_sourced_id")

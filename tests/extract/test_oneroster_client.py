@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
+from tests.extract.helpers import CLASSES, STUDENTS, config_for, line_item, roster_tables
 from tooling.sandbox.bundle import write_bundle
 
-from .conftest import CLASSES, STUDENTS, config_for, line_item, roster_tables
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 ENROLLMENTS = STUDENTS + CLASSES  # loadable ones: students and teachers
 

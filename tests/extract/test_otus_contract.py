@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.otus import ExportContractError, read_export
-
-from .conftest import DISTRICT, OTUS_ROWS, STUDENTS, write_otus_export
+from tests.extract.helpers import DISTRICT, OTUS_ROWS, STUDENTS, write_otus_export
 
 CHICAGO = ZoneInfo("America/Chicago")
 

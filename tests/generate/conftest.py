@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.generate.helpers import AS_OF, STUDENTS
 from tooling.generate import GeneratedDistrict, generate_district
-
-from .helpers import AS_OF, STUDENTS
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Constants and readers shared by the generator tests (a module of its own, so no test
-imports `conftest`, whose name other test folders use too)."""
+"""Constants and readers shared by the generator tests. Fixtures live in conftest.py; tests
+import names from here, never from a conftest."""
 
 from __future__ import annotations
 

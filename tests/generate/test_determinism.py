@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tooling.generate import generate_district
+import pytest
 
-from .helpers import AS_OF
+from tests.generate.helpers import AS_OF
+from tooling.generate import generate_district
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -15,6 +16,7 @@ def _digests(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # over ~2 s: generates two districts
 def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
     first = generate_district(tmp_path / "a", students=80, seed=5, as_of=AS_OF)
     second = generate_district(tmp_path / "b", students=80, seed=5, as_of=AS_OF)
@@ -30,6 +32,7 @@ def test_same_seed_gives_identical_parquet(tmp_path: Path) -> None:
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
 
 
+@pytest.mark.slow  # over ~2 s: generates two districts
 def test_another_seed_gives_other_data(tmp_path: Path) -> None:
     generate_district(tmp_path / "a", students=80, seed=5, as_of=AS_OF)
     generate_district(tmp_path / "b", students=80, seed=6, as_of=AS_OF)
@@ -38,6 +41,7 @@ def test_another_seed_gives_other_data(tmp_path: Path) -> None:
         assert a[f"otus/{entity}.csv"] != b[f"otus/{entity}.csv"], entity
 
 
+@pytest.mark.slow  # over ~2 s: generates two districts
 def test_regenerating_into_the_same_folder_replaces_it(tmp_path: Path) -> None:
     generate_district(tmp_path, students=80, seed=5, as_of=AS_OF, fmt="parquet")
     generate_district(tmp_path, students=80, seed=5, as_of=AS_OF, fmt="csv")

@@ -8,9 +8,8 @@ import yaml
 
 from pipeline.config import load_district_file
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
+from tests.generate.helpers import AS_OF
 from tooling.generate import GeneratedDistrict, generate_district
-
-from .helpers import AS_OF
 
 
 def test_campus_file_loads(campus: GeneratedDistrict) -> None:

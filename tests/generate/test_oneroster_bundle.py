@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.generate.helpers import read_csv
 from tooling.generate import GeneratedDistrict
-
-from .helpers import read_csv
 
 # The OneRoster 1.1 CSV binding's headers, written out here independently of the generator.
 HEADERS_1_1 = {

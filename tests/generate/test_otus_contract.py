@@ -7,9 +7,8 @@ import re
 import pandas as pd
 import pytest
 
+from tests.generate.helpers import read_csv
 from tooling.generate import GeneratedDistrict
-
-from .helpers import read_csv
 
 # entity -> (required columns, all columns, key)
 CONTRACT = {

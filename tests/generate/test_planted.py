@@ -7,9 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from tests.generate.helpers import read_csv, rule_ids
 from tooling.generate import GeneratedDistrict
-
-from .helpers import read_csv, rule_ids
 
 ZONE = "America/Chicago"
 EFFECTIVE = date(2026, 8, 17)

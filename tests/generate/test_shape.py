@@ -6,9 +6,8 @@ from datetime import date
 
 import pandas as pd
 
+from tests.generate.helpers import AS_OF, STUDENTS, read_csv
 from tooling.generate import GeneratedDistrict
-
-from .helpers import AS_OF, STUDENTS, read_csv
 
 ZONE = "America/Chicago"
 

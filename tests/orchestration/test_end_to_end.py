@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import pytest
 
 from pipeline.run import run_district
 from tests.orchestration.helpers import DISTRICT, District
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def _warehouse_objects(district: District, grading_period: str) -> tuple[set[str], set[str]]:

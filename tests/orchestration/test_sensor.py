@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 
 import dagster as dg
+import pytest
 
 from pipeline.graph import GRADING_PERIODS, TRIGGER_TAG
 from pipeline.orchestration import grading_period_sensor
 from tests.orchestration.helpers import DISTRICT, District
 from tooling.demo import point_at_sandbox
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def _extract(instance: dg.DagsterInstance, trigger: str, full_refresh: bool = False) -> None:

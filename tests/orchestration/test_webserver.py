@@ -14,6 +14,8 @@ import requests
 
 from tooling.demo import free_port
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """
 {

@@ -3,17 +3,12 @@ workspace, and sandboxes serving it on loopback."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import Workspace
+from tests.reliability.helpers import AS_OF, STUDENTS, Workspace
 from tooling.generate import GeneratedDistrict, generate_district
-
-AS_OF = date(2026, 11, 2)
-# Small on purpose: a few hundred SIS writes per run keep each fault run to seconds on 2 cores.
-STUDENTS = 10
 
 
 @pytest.fixture(scope="session")

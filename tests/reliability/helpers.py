@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from tooling.generate import GeneratedDistrict
 from tooling.sandbox import SandboxCredentials
 
 REPO = Path(__file__).resolve().parents[2]
+# The district the fixtures generate: its as-of date, and its size (small on purpose: a few
+# hundred SIS writes per run keep each fault run to seconds on 2 cores).
+AS_OF = date(2026, 11, 2)
+STUDENTS = 10
 
 REPORT_DIR = REPO / ".passback" / "reliability"
 # District file key -> SandboxCredentials attribute holding the value the sandbox accepts.

@@ -11,9 +11,11 @@ import pytest
 
 from pipeline.sink.run import district_lock
 from tests.reliability.helpers import write_report
-from tests.sink.conftest import ENV, Gradebook, roster_tables
+from tests.sink.helpers import ENV, Gradebook, roster_tables
 from tooling.sandbox import SandboxCredentials, SandboxSIS
 from tooling.sandbox.bundle import write_bundle
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 REPO = Path(__file__).resolve().parents[2]
 

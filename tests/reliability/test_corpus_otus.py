@@ -21,6 +21,8 @@ from pipeline.warehouse import connect
 from tests.reliability.corpus.otus_cases import OTUS_CASES, OtusCase
 from tooling.generate import GeneratedDistrict
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 GOOD, BAD = "gooddist", "baddist"
 PARTITIONS = dg.StaticPartitionsDefinition([GOOD, BAD])
 OTUS_ASSET = build_otus_assets(PARTITIONS)

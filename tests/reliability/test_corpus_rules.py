@@ -9,10 +9,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from pipeline.warehouse import connect
 from tests.reliability.corpus.otus_cases import _rows, _write
 from tests.reliability.helpers import Workspace, compare_sis, write_report
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 QUARTER = ("2026-10-19", "2026-12-18")  # the open grading period on AS_OF
 

@@ -22,6 +22,8 @@ from tests.reliability.corpus.sis_server import GOOD_RECORDS, BadSIS, bad_sis, h
 from tests.reliability.test_corpus_otus import failure_text
 from tooling.generate import GeneratedDistrict
 
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
+
 GOOD, BAD = "gooddist", "baddist"
 ASSET = build_sis_asset(endpoint("enrollments"), dg.StaticPartitionsDefinition([GOOD, BAD]))
 # Quick retries: the corpus is about answers, not patience.

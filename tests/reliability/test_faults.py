@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.helpers import (
     Workspace,
     compare_sis,
@@ -21,6 +23,8 @@ from tests.reliability.helpers import (
     write_report,
 )
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -102,6 +102,7 @@ def outputs(generated: GeneratedDistrict, tmp_path_factory: pytest.TempPathFacto
     yield Outputs(workspace, good, wrong, texts, blobs)
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_output(outputs: Outputs) -> None:
     """Secrets reach the SIS and nothing else: not logs, metadata, reports, files or errors."""
     assert outputs.good.returncode == 0, outputs.good.tail()
@@ -135,6 +136,7 @@ def _student_names(generated: GeneratedDistrict) -> set[str]:
             for n in (u["givenName"], u["familyName"]) if len(n) >= 3 and n not in staff}
 
 
+@pytest.mark.slow
 def test_no_student_name_in_reports_or_metadata(outputs: Outputs) -> None:
     """Reports and run metadata name students by sourcedId only (teachers may be named)."""
     names = _student_names(outputs.workspace.generated)
@@ -152,6 +154,7 @@ def test_no_student_name_in_reports_or_metadata(outputs: Outputs) -> None:
     assert not found, found[:20]
 
 
+@pytest.mark.slow
 def test_private_files_and_folders(outputs: Outputs) -> None:
     """The warehouse (and its folder, which shields the WAL) and every report file and
     folder are readable by their owner only."""
@@ -170,7 +173,7 @@ def test_private_files_and_folders(outputs: Outputs) -> None:
 def _config(url: str, token_url: str) -> DistrictConfig:
     from types import SimpleNamespace
 
-    from tests.sink.conftest import district_config
+    from tests.sink.helpers import district_config
 
     return district_config(SimpleNamespace(url=url, token_url=token_url))
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import World
 
 from assets.transform.passback_rules import passback_rules
 from assets.transform.quality_report import quality_report
 from pipeline.resources import Districts, Warehouse
+from tests.rules.helpers import World
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 PARTITION = dg.MultiPartitionKey({"district": "demo", "grading_period": "gp1"})
 CONFIG = {"ops": {"passback_rules": {"config": {"as_of": "2026-10-01"}}}}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import World, run_rules
 
 from assets.transform.sourced_ids import digest_sql, sourced_id, uuid_from_digest_sql
+from tests.rules.helpers import World, run_rules
 
 ASSIGN = "otus.class_assignments"
 
@@ -59,6 +59,7 @@ def test_school_year_grading_periods_when_terms_do_not_relate(world: World, db: 
     assert out.accepted() and out.line_items["grading_period_sourced_id"].tolist() == ["gp1"]
 
 
+@pytest.mark.slow  # over ~2 s: replays the partition
 def test_sourced_ids_are_uuid5_and_stable_across_replays(world: World, db: Path) -> None:
     first = run_rules(world, db)
     again = run_rules(world, db)

@@ -7,9 +7,13 @@ import copy
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from conftest import BASE, World, run_rules
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.rules.helpers import BASE, World, run_rules
+
+pytestmark = pytest.mark.slow  # takes more than ~2 s
 
 assignment = st.fixed_dictionaries({
     "title_length": st.sampled_from([10, 49, 50, 70]),

@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from generated import load_generated
 
 from assets.transform.rules_run import compute_partition, write_partition
 from checks.report.data import load_report_data
@@ -18,6 +17,9 @@ from checks.report.render import write_report
 from pipeline.config import load_district_file
 from pipeline.graph import grading_period_key
 from pipeline.rule_settings import RunSettings
+from tests.rules.generated import load_generated
+
+pytestmark = pytest.mark.slow  # takes more than ~2 s
 
 generate = pytest.importorskip("tooling.generate.district")
 AS_OF = date(2026, 11, 2)

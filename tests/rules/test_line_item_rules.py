@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import World, run_rules
+
+from tests.rules.helpers import World, run_rules
 
 ASSIGN = "otus.class_assignments"
 ASSESS = "otus.assessments"

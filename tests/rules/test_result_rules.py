@@ -6,7 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import World, run_rules
+
+from tests.rules.helpers import World, run_rules
 
 SCORE = "otus.scores"
 

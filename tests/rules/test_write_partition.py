@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import World, run_rules
 
 from assets.transform import rules_run
 from assets.transform.rules_run import compute_partition, write_partition
+from tests.rules.helpers import World, run_rules
 
 TABLES = ("line_items", "results", "rejections", "rule_stats")
 

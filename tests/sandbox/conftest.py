@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import district_tables
 
+from tests.sandbox.helpers import district_tables
 from tooling.sandbox import SandboxSIS
 from tooling.sandbox.bundle import write_bundle
 

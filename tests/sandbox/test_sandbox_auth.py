@@ -8,8 +8,8 @@ import pytest
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256
 from requests_oauthlib import OAuth1
-from sandbox_helpers import line_item_12, session_for, token
 
+from tests.sandbox.helpers import line_item_12, session_for, token
 from tooling.sandbox import SandboxSIS
 
 
@@ -23,6 +23,7 @@ def description(response: requests.Response) -> str:
     return response.json()["imsx_description"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", [SIGNATURE_HMAC_SHA256, SIGNATURE_HMAC_SHA1])
 def test_oauth1_signatures_work_on_every_service(sis: SandboxSIS, method: str) -> None:
     for url in (f"{sis.v1p1_url}/classes", f"{sis.rostering_url}/classes",
@@ -35,18 +36,21 @@ def test_oauth1_signatures_work_on_every_service(sis: SandboxSIS, method: str) -
     assert put.status_code == 201, put.text
 
 
+@pytest.mark.slow
 def test_oauth1_bad_signature(sis: SandboxSIS) -> None:
     response = requests.get(f"{sis.v1p1_url}/orgs", auth=oauth1(sis, secret="wrong"), timeout=5)
     assert response.status_code == 401
     assert "signature" in description(response)
 
 
+@pytest.mark.slow
 def test_oauth1_unknown_key(sis: SandboxSIS) -> None:
     auth = OAuth1("stranger", "x", signature_method=SIGNATURE_HMAC_SHA256)
     response = requests.get(f"{sis.v1p1_url}/orgs", auth=auth, timeout=5)
     assert response.status_code == 401 and "key" in description(response)
 
 
+@pytest.mark.slow
 def test_oauth1_replayed_nonce(sis: SandboxSIS) -> None:
     signed = requests.Request("GET", f"{sis.v1p1_url}/orgs", auth=oauth1(sis)).prepare()
     with requests.Session() as session:
@@ -55,6 +59,7 @@ def test_oauth1_replayed_nonce(sis: SandboxSIS) -> None:
     assert replay.status_code == 401 and "nonce" in description(replay)
 
 
+@pytest.mark.slow
 def test_oauth1_query_parameters_are_signed(sis: SandboxSIS) -> None:
     signed = requests.Request("GET", f"{sis.v1p1_url}/orgs", params={"limit": "1"},
                               auth=oauth1(sis)).prepare()
@@ -64,6 +69,7 @@ def test_oauth1_query_parameters_are_signed(sis: SandboxSIS) -> None:
     assert response.status_code == 401
 
 
+@pytest.mark.slow
 def test_oauth1_stale_timestamp(sis: SandboxSIS) -> None:
     from oauthlib.oauth1 import Client
 
@@ -74,12 +80,14 @@ def test_oauth1_stale_timestamp(sis: SandboxSIS) -> None:
     assert response.status_code == 401 and "timestamp" in description(response)
 
 
+@pytest.mark.slow
 def test_no_credentials(sis: SandboxSIS) -> None:
     response = requests.get(f"{sis.rostering_url}/orgs", timeout=5)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.slow
 def test_token_endpoint(sis: SandboxSIS) -> None:
     ok = requests.post(sis.token_url, timeout=5, data={
         "grant_type": "client_credentials", "client_id": sis.credentials.client_id,
@@ -97,12 +105,14 @@ def test_token_endpoint(sis: SandboxSIS) -> None:
     assert unknown_scope.status_code == 400 and unknown_scope.json()["error"] == "invalid_scope"
 
 
+@pytest.mark.slow
 def test_unknown_bearer_token(sis: SandboxSIS) -> None:
     response = requests.get(f"{sis.rostering_url}/orgs", timeout=5,
                             headers={"Authorization": "Bearer made-up"})
     assert response.status_code == 401
 
 
+@pytest.mark.slow
 def test_read_only_token_cannot_write(sis: SandboxSIS) -> None:
     api = session_for(sis, "roster.readonly", "gradebook.readonly")
     assert api.get(f"{sis.gradebook_url}/lineItems").status_code == 200
@@ -113,6 +123,7 @@ def test_read_only_token_cannot_write(sis: SandboxSIS) -> None:
     assert sis.store.line_item("li-ro") is None
 
 
+@pytest.mark.slow
 def test_missing_scope_for_reads(sis: SandboxSIS) -> None:
     gradebook_only = session_for(sis, "gradebook.readonly")
     assert gradebook_only.get(f"{sis.rostering_url}/classes").status_code == 403
@@ -124,7 +135,18 @@ def test_missing_scope_for_reads(sis: SandboxSIS) -> None:
     assert writer.delete(f"{sis.gradebook_url}/lineItems/li-w").status_code == 403
 
 
+@pytest.mark.slow
 def test_expired_and_revoked_tokens(sis: SandboxSIS) -> None:
+    """A token lives as long as the `token_ttl_s` fault says (and the token endpoint says so);
+    revoking every token mid-run makes the next call re-authenticate."""
+    sis.set_faults("token_ttl_s=60")
+    try:
+        response = requests.post(sis.token_url, data={"grant_type": "client_credentials"},
+                                 auth=(sis.credentials.client_id, sis.credentials.client_secret),
+                                 timeout=5)
+        assert response.json()["expires_in"] == 60
+    finally:
+        sis.set_faults(None)
     sis.set_faults("token_ttl_s=0.3")
     try:
         short = session_for(sis)
@@ -141,6 +163,7 @@ def test_expired_and_revoked_tokens(sis: SandboxSIS) -> None:
     assert session_for(sis).get(f"{sis.rostering_url}/orgs").status_code == 200
 
 
+@pytest.mark.slow
 def test_infinite_campus_vendor_header(ic_sis: SandboxSIS) -> None:
     without = session_for(ic_sis, vendor=False)
     missing = without.get(f"{ic_sis.gradebook_url}/lineItems")
@@ -163,6 +186,7 @@ def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("district-client", "flag-secret", "vs", "sandbox-key")
 
 
+@pytest.mark.slow
 def test_token_helper_scopes_are_narrow(sis: SandboxSIS) -> None:
     narrow = token(sis, "roster.readonly")
     response = requests.get(f"{sis.gradebook_url}/categories", timeout=5,

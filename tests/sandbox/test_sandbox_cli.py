@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
-from sandbox_helpers import SCOPE, line_item_12
 
+from tests.sandbox.helpers import SCOPE, line_item_12
 from tooling.sandbox.command import register
 
 
@@ -49,6 +50,7 @@ def bearer(urls: dict[str, str], secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+@pytest.mark.slow
 def test_process_serves_survives_a_kill_and_keeps_state(bundle: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.jsonl"
     args = ["--data", str(bundle), "--state", str(state), "--profile", "skyward",
@@ -74,6 +76,7 @@ def test_process_serves_survives_a_kill_and_keeps_state(bundle: Path, tmp_path: 
         assert kept.json()["lineItem"]["title"] == "Quiz li-cli"
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "tooling.sandbox", "--data",
                               str(tmp_path / "nowhere")], capture_output=True, text=True,
@@ -95,6 +98,7 @@ def test_register_adds_the_sub_command() -> None:
     assert callable(args.func)
 
 
+@pytest.mark.slow
 def test_bench_runs_end_to_end(capsys) -> None:
     """The benchmark script keeps working (figures are not asserted: this is not a timing test)."""
     from tooling.bench.sandbox import main

@@ -14,10 +14,12 @@ import pytest
 import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-from sandbox_helpers import line_item_11, line_item_12, result_11, result_12, session_for
 
 from pipeline.oneroster.spec import fix_v1p1_typos, load_document
+from tests.sandbox.helpers import line_item_11, line_item_12, result_11, result_12, session_for
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def _openapi(document: dict, base_url: str) -> OpenAPI:

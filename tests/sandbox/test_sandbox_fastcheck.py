@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sandbox_helpers import line_item_11, line_item_12, result_11, result_12
 
 from pipeline.oneroster.fastcheck import compile_check
 from pipeline.oneroster.spec import validators
+from tests.sandbox.helpers import line_item_11, line_item_12, result_11, result_12
 
 CASES = [
     ("gradebook", "SingleLineItemDType", line_item_12("li-1")),
@@ -48,6 +49,7 @@ def _mutate(body: dict, path: tuple, action: str, value: Any) -> dict:
     return body
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(case=st.sampled_from(CASES), data=st.data())
 def test_fast_check_agrees_with_jsonschema(case: tuple, data: st.DataObject) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import session_for
 
+from tests.sandbox.helpers import session_for
 from tooling.sandbox import FaultSpec, SandboxSIS
 
 
@@ -31,6 +31,7 @@ def statuses(sis: SandboxSIS, api: requests.Session, count: int) -> list[int]:
     return [api.get(f"{sis.rostering_url}/orgs").status_code for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_latency(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("latency_ms=60")
     started = time.perf_counter()
@@ -38,6 +39,7 @@ def test_latency(faulty: SandboxSIS, api: requests.Session) -> None:
     assert time.perf_counter() - started >= 0.06
 
 
+@pytest.mark.slow
 def test_latency_is_a_response_time_shared_by_requests_in_flight(
         faulty: SandboxSIS, api: requests.Session) -> None:
     # Each request is answered 300 ms after it arrived, whatever else is in flight: five at
@@ -60,6 +62,7 @@ def test_latency_is_a_response_time_shared_by_requests_in_flight(
     assert time.perf_counter() - started < 5 * 0.3
 
 
+@pytest.mark.slow
 def test_server_errors_are_deterministic_under_a_seed(faulty: SandboxSIS,
                                                       api: requests.Session) -> None:
     faulty.set_faults("seed=7,error_rate=0.4")
@@ -71,6 +74,7 @@ def test_server_errors_are_deterministic_under_a_seed(faulty: SandboxSIS,
     assert statuses(faulty, api, 30) != first
 
 
+@pytest.mark.slow
 def test_error_bodies_are_imsx(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("error_rate=1")
     v12 = api.get(f"{faulty.rostering_url}/orgs")
@@ -81,6 +85,7 @@ def test_error_bodies_are_imsx(faulty: SandboxSIS, api: requests.Session) -> Non
     assert "imsx_messageRefIdentifier" in v11  # 1.1 requires it
 
 
+@pytest.mark.slow
 def test_requests_per_second_budget(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("rps=5,retry_after_s=2")
     responses = [api.get(f"{faulty.rostering_url}/orgs") for _ in range(8)]
@@ -91,6 +96,7 @@ def test_requests_per_second_budget(faulty: SandboxSIS, api: requests.Session) -
     assert api.get(f"{faulty.rostering_url}/orgs").status_code == 200
 
 
+@pytest.mark.slow
 def test_concurrency_cap(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("max_concurrency=2,latency_ms=300")
     codes: list[int] = []
@@ -111,6 +117,7 @@ def test_concurrency_cap(faulty: SandboxSIS, api: requests.Session) -> None:
     assert retry_after.count("1") == 3
 
 
+@pytest.mark.slow
 def test_dropped_connections(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("drop_rate=1")
     with pytest.raises(requests.ConnectionError):
@@ -128,6 +135,7 @@ def test_dropped_connections(faulty: SandboxSIS, api: requests.Session) -> None:
     assert 0 in outcomes and 200 in outcomes
 
 
+@pytest.mark.slow
 def test_429_bursts(faulty: SandboxSIS, api: requests.Session) -> None:
     faulty.set_faults("burst_429=3")
     assert statuses(faulty, api, 5) == [429, 429, 429, 200, 200]
@@ -135,17 +143,7 @@ def test_429_bursts(faulty: SandboxSIS, api: requests.Session) -> None:
     assert statuses(faulty, api, 8) == [429, 429, 200, 200] * 2
 
 
-def test_token_lifetime_and_expiry_mid_run(faulty: SandboxSIS, api: requests.Session) -> None:
-    faulty.set_faults("token_ttl_s=60")
-    response = requests.post(faulty.token_url, data={"grant_type": "client_credentials"},
-                             auth=(faulty.credentials.client_id,
-                                   faulty.credentials.client_secret), timeout=5)
-    assert response.json()["expires_in"] == 60
-    assert api.get(f"{faulty.rostering_url}/orgs").status_code == 200
-    faulty.expire_tokens()  # mid-run: the next call must re-authenticate
-    assert api.get(f"{faulty.rostering_url}/orgs").status_code == 401
-
-
+@pytest.mark.slow
 def test_request_log_counts_requests(faulty: SandboxSIS, api: requests.Session) -> None:
     before = len(faulty.request_log)
     api.get(f"{faulty.rostering_url}/classes/cls-alg")
@@ -166,6 +164,7 @@ def test_fault_spec_parsing() -> None:
             FaultSpec.parse(bad)
 
 
+@pytest.mark.slow
 def test_stop_frees_the_port(bundle: Path) -> None:
     sis = SandboxSIS(bundle)
     with sis:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import (
+
+from tests.sandbox.helpers import (
     line_item_11,
     line_item_12,
     ref,
@@ -14,8 +15,9 @@ from sandbox_helpers import (
     result_12,
     session_for,
 )
-
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 @pytest.fixture(scope="module")

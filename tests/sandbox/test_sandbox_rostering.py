@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sandbox_helpers import session_for
 
+from tests.sandbox.helpers import session_for
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sandbox_helpers import line_item_11, line_item_12, ref, result_12, session_for
 
+from tests.sandbox.helpers import line_item_11, line_item_12, ref, result_12, session_for
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 Q1_DATES = {"assignDate": "2026-09-01T08:00:00-05:00", "dueDate": "2026-09-08T23:59:00-05:00"}
 STRADDLE = {"assignDate": "2026-10-12T08:00:00-05:00", "dueDate": "2026-10-21T23:59:00-05:00"}

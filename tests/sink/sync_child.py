@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from pipeline.sink import run_sync
 from pipeline.warehouse import connect
-from tests.sink.conftest import AS_OF, GP_FALL, district_config, quick_client
+from tests.sink.helpers import AS_OF, GP_FALL, district_config, quick_client
 
 
 def main(warehouse: str, url: str, lock_dir: str) -> None:

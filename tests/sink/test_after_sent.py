@@ -9,9 +9,19 @@ import pytest
 from pipeline.sink import plan_sync
 from pipeline.sink.run import _store_plan
 from pipeline.warehouse import connect
-from tests.sink.conftest import AS_OF, GP_FALL, Gradebook, district_config
-from tests.sink.helpers import connector, ledger, sync, writes
+from tests.sink.helpers import (
+    AS_OF,
+    GP_FALL,
+    Gradebook,
+    connector,
+    district_config,
+    ledger,
+    sync,
+    writes,
+)
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 @pytest.fixture

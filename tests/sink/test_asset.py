@@ -11,7 +11,7 @@ import yaml
 from assets.sink import sis_sync
 from pipeline.oneroster import OneRosterResource
 from pipeline.resources import Districts, Warehouse
-from tests.sink.conftest import ENV, GP_FALL, Gradebook, district_config
+from tests.sink.helpers import ENV, GP_FALL, Gradebook, district_config
 from tooling.sandbox import SandboxSIS
 
 # The asset's partitions are the districts of mappings/ at load time: the demo district.
@@ -36,6 +36,7 @@ def _materialize(tmp_path: Path, gradebook: Gradebook, sis: SandboxSIS,
         run_config=run_config or {})
 
 
+@pytest.mark.slow
 def test_the_asset_writes_the_partition_and_reports_counts(
         tmp_path: Path, sandbox: SandboxSIS) -> None:
     gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
@@ -59,6 +60,7 @@ def test_the_asset_writes_the_partition_and_reports_counts(
     assert materialization.metadata["requests"].value == 0
 
 
+@pytest.mark.slow
 def test_a_dry_run_by_run_config_sends_nothing(tmp_path: Path, sandbox: SandboxSIS) -> None:
     gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
     gradebook.add_line_items(1)
@@ -82,6 +84,7 @@ def test_sink_runs_carry_the_one_writer_per_district_tag() -> None:
     assert tags["passback/sis_writer"] == DEMO
 
 
+@pytest.mark.slow
 def test_wrong_credentials_fail_at_once_without_step_retries(
         tmp_path: Path, sandbox: SandboxSIS, monkeypatch: pytest.MonkeyPatch) -> None:
     gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)

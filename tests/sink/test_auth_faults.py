@@ -8,16 +8,21 @@ from pathlib import Path
 import pytest
 
 from pipeline.sink import run_sync
-from tests.sink.conftest import (
+from tests.sink.helpers import (
     AS_OF,
     GP_FALL,
     Gradebook,
+    connector,
     district_config,
+    ledger,
     quick_client,
     quick_resource_writer,
+    sync,
+    writes,
 )
-from tests.sink.helpers import connector, ledger, sync, writes
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 @pytest.mark.parametrize(("profile", "version", "auth"), [

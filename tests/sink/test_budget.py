@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.sink.conftest import Gradebook, district_config
-from tests.sink.helpers import sync, writes
+import pytest
+
+from tests.sink.helpers import Gradebook, district_config, sync, writes
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def test_concurrency_stays_within_the_budget(bundle: Path, credentials_env: None,

@@ -11,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from tests.sink.conftest import Gradebook, district_config
-from tests.sink.helpers import ledger, sync, writes
+from tests.sink.helpers import Gradebook, district_config, ledger, sync, writes
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 REPO = Path(__file__).resolve().parents[2]
 

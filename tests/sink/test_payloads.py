@@ -12,7 +12,7 @@ import pytest
 from pipeline.oneroster.bodies import BODY_SCHEMAS, DOCUMENTS, body_check, body_problem
 from pipeline.oneroster.spec import validators
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
-from tests.sink.conftest import district_config
+from tests.sink.helpers import district_config
 
 SIS = SimpleNamespace(url="http://127.0.0.1:9", token_url="http://127.0.0.1:9/oauth/token")
 LINE_ITEM_ROW = {"sourced_id": "li-1", "title": "Quiz 1", "description": "Chapter 3",
@@ -63,6 +63,10 @@ def test_results_never_carry_statuses() -> None:
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_bodies_validate_with_jsonschema_and_the_compiled_check(version: str) -> None:
+    # Regression: `description` (like `title`) is both a schema annotation keyword and a
+    # OneRoster property name; inlining the spec once dropped the property and refused every
+    # line item that had one. The built line item carries one, so it is validated here.
+    assert bodies(version)[LINE_ITEMS]["lineItem"]["description"] == "Chapter 3"
     for entity, body in bodies(version).items():
         schema = BODY_SCHEMAS[(version, entity)]
         assert validators(DOCUMENTS[version]).problems(schema, body) == []
@@ -93,6 +97,14 @@ def test_the_compiled_check_refuses_what_jsonschema_refuses(version: str) -> Non
         assert validators(DOCUMENTS[version]).problems(schema, body), body
         assert body_check(version, entity)(body) is not None, body
         assert body_problem(version, entity, body)
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_an_unknown_property_is_refused_by_name(version: str) -> None:
+    body = bodies(version)[LINE_ITEMS]
+    body["lineItem"]["weight"] = 2
+    [problem] = validators(DOCUMENTS[version]).problems(BODY_SCHEMAS[(version, LINE_ITEMS)], body)
+    assert "weight" in problem.message
 
 
 def test_a_1_2_line_item_without_school_is_invalid() -> None:

@@ -9,8 +9,17 @@ import pytest
 
 from pipeline.sink import plan_sync
 from pipeline.warehouse import connect
-from tests.sink.conftest import AS_OF, DISTRICT, GP_FALL, GP_SPRING, Gradebook, district_config
-from tests.sink.helpers import connector
+from tests.sink.helpers import (
+    AS_OF,
+    DISTRICT,
+    GP_FALL,
+    GP_SPRING,
+    Gradebook,
+    connector,
+    district_config,
+)
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 SENT_AT = datetime(2026, 10, 1, tzinfo=UTC)
 # (district, entity, sourced_id, grading period, line item, state, first sent) of what the SIS

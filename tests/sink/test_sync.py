@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.warehouse import connect
-from tests.sink.conftest import GP_FALL, GP_SPRING, SCHOOL, Gradebook, district_config
-from tests.sink.helpers import ledger, sync, writes
+from tests.sink.helpers import (
+    GP_FALL,
+    GP_SPRING,
+    SCHOOL,
+    Gradebook,
+    district_config,
+    ledger,
+    sync,
+    writes,
+)
 from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 
 def test_first_sync_writes_everything_then_a_rerun_sends_nothing(

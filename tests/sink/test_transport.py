@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pipeline.oneroster import OneRosterError, OneRosterResource
-from tests.sink.conftest import district_config
+from tests.sink.helpers import district_config
 from tests.sink.raw_sis import http_answer, keep_alive, raw_sis
 
 QUICK = OneRosterResource(max_retries=2, backoff_factor=0.0, backoff_max_seconds=0.0,

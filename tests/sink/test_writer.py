@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.oneroster import OneRosterError, OneRosterWriter, RetryPolicy
-from tests.sink.conftest import district_config
+from tests.sink.helpers import district_config
 from tests.sink.raw_sis import raw_sis, read_request
 
 NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
@@ -21,6 +21,7 @@ NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
 ONE_RETRY = RetryPolicy(total=1, backoff_factor=0.0, backoff_jitter=0.0)
 
 
+@pytest.mark.slow
 def test_a_keep_alive_connection_the_sis_closed_is_replaced_without_a_retry(
         credentials_env: None) -> None:
     # Servers close idle keep-alive connections; the next request must not be sent into one.
@@ -52,6 +53,7 @@ def test_a_refused_connection_is_retried_then_reported_by_its_cause(
     assert (writer.stats.requests, writer.stats.retries) == (2, 1)
 
 
+@pytest.mark.slow
 def test_an_answer_that_never_comes_times_out_and_is_retried(credentials_env: None) -> None:
     def stall_first_then_answer(conn: socket.socket) -> None:
         seen.requests.append(read_request(conn))

@@ -1,4 +1,5 @@
-"""Helpers shared by the sandbox tests: the district bundle, tokens and request bodies."""
+"""Names shared by the sandbox tests: the district bundle, tokens and request bodies. Fixtures
+live in conftest.py; tests import names from here, never from a conftest."""
 
 from __future__ import annotations
 
