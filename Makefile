@@ -30,7 +30,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline assets checks tooling tests
+	$(BIN)/ruff check passback pipeline assets checks tooling tests
 
 # The benchmarks also need the `bench` extra (dlt, the extract baseline); tests and the demo don't.
 $(BENCH_STAMP): $(STAMP)

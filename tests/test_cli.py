@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import build_parser, main
+from passback.cli import build_parser, main
 
 PASSBACK = Path(sys.executable).with_name("passback")
 

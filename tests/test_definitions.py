@@ -22,7 +22,7 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_definitions_object_resolves() -> None:
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     repository = defs.get_repository_def()
     assert isinstance(repository, dg.RepositoryDefinition)

@@ -55,7 +55,7 @@ def test_storing_again_replaces_the_district_rows() -> None:
 
 
 def test_run_config_builders_name_ops_of_the_code_location() -> None:
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     passback_ops = {node.name for node in defs.resolve_job_def(PASSBACK_JOB).graph.nodes}
     assert set(passback_run_config(date(2026, 10, 1), dry_run=True)["ops"]) <= passback_ops

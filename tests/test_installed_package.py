@@ -44,14 +44,16 @@ NOT_SOURCES = shutil.ignore_patterns(".venv", ".git", ".passback", "build", "dis
 
 PROBE = """
 import importlib.resources, json, os, sys
-import pipeline, tooling
+import checks, passback, pipeline, tooling
 root = importlib.resources.files("pipeline")
 print(json.dumps({
     "cwd": os.getcwd(), "sys_path": sys.path, "pipeline": pipeline.__file__,
+    "passback": passback.__file__,
     "tooling": tooling.__file__,
     "specs": sorted(p.name for p in (root / "oneroster" / "openapi").iterdir()
                     if p.name.endswith(".json")),
-    "template": (root / "report" / "templates" / "quality_report.html.j2").is_file(),
+    "template": (importlib.resources.files("checks") / "report" / "templates"
+                 / "quality_report.html.j2").is_file(),
 }))
 """
 
@@ -129,7 +131,8 @@ def test_the_installed_wheel_runs_a_district_end_to_end(tmp_path: Path) -> None:
     assert {"pipeline/oneroster/openapi/onerosterv1p2gradebookservice_openapi3_v1p0.json",
             "pipeline/oneroster/openapi/onerosterv1p2rostersservice_openapi3_v1p0.json",
             "pipeline/oneroster/openapi/oneroster-v1p1-openapi3-derived-strongmind.json",
-            "pipeline/report/templates/quality_report.html.j2"} <= names
+            "pipeline/oneroster/openapi/README.md",
+            "checks/report/templates/quality_report.html.j2"} <= names
     assert not any(name.startswith("tests/") for name in names)
 
     # A fresh venv outside the checkout, the wheel and its tooling extra at the pinned versions.
@@ -146,7 +149,7 @@ def test_the_installed_wheel_runs_a_district_end_to_end(tmp_path: Path) -> None:
 
     probe = json.loads(_run([str(python), "-c", PROBE], timeout=120, cwd=work, env=env).stdout)
     venv_root = str(venv.resolve())
-    for module in ("pipeline", "tooling"):
+    for module in ("passback", "pipeline", "tooling"):
         assert str(Path(probe[module]).resolve()).startswith(venv_root), probe
     assert not str(Path(probe["cwd"]).resolve()).startswith(str(REPO)), probe
     assert not [p for p in probe["sys_path"] if p and str(Path(p).resolve()).startswith(

@@ -1,10 +1,10 @@
 """Import layering, read from the source (every import, including ones inside functions):
 
-definitions/CLI runner -> assets -> checks -> pipeline infrastructure.
+passback (code location, CLI) -> assets -> checks -> pipeline infrastructure; tooling apart.
 - an asset module imports no asset module of another layer (extract, transform, sink);
 - checks/ imports no asset module;
-- pipeline/ imports no rule module (checks/) and no asset module, except the code location
-  (pipeline/definitions.py); only the CLI runner (pipeline/run.py) may import that.
+- pipeline/ imports no rule module (checks/) and no asset module;
+- nothing below passback/ imports it, and no production module imports tooling/.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY = "pipeline.definitions"
-MAY_LOAD_ENTRY = {"pipeline.run"}
+TOP = "passback"
+TOOLING = "tooling"
 _LAYERS = {p.name for p in (ROOT / "assets").iterdir() if (p / "__init__.py").exists()}
 
 
@@ -48,21 +48,21 @@ def _under(name: str, package: str) -> bool:
 
 
 def _violations(module: str, imported: set[str]) -> list[str]:
-    bad = []
+    bad = [n for n in imported if _under(n, TOOLING)]
+    if not _under(module, TOP):
+        bad += [n for n in imported if _under(n, TOP)]
     if _under(module, "assets"):
         layer = module.split(".")[1] if module.count(".") >= 1 else None
         bad += [n for n in imported if _under(n, "assets") and n.count(".") >= 1
                 and n.split(".")[1] != layer and n.split(".")[1] in _LAYERS]
     elif _under(module, "checks"):
         bad += [n for n in imported if _under(n, "assets")]
-    elif _under(module, "pipeline") and module != ENTRY:
+    elif _under(module, "pipeline"):
         bad += [n for n in imported if _under(n, "assets") or _under(n, "checks")]
-        if module not in MAY_LOAD_ENTRY:
-            bad += [n for n in imported if _under(n, ENTRY)]
     return sorted(bad)
 
 
-MODULES = sorted(p for package in ("pipeline", "assets", "checks")
+MODULES = sorted(p for package in ("passback", "pipeline", "assets", "checks")
                  for p in (ROOT / package).rglob("*.py"))
 
 
@@ -81,6 +81,9 @@ def test_the_rule_catches_what_it_should() -> None:
     assert _violations("assets.sink.sis_sync", {"assets.transform.passback_rules"})
     assert _violations("checks.asset_checks", {"assets.transform.candidates"})
     assert _violations("pipeline.report.data", {"checks.evaluate"})
-    assert _violations("pipeline.orchestration", {"pipeline.definitions"})
-    assert not _violations("pipeline.run", {"pipeline.definitions"})
+    assert _violations("pipeline.orchestration", {"passback.definitions"})
+    assert _violations("assets.sink.sis_sync", {"passback.summary"})
+    assert _violations("pipeline.sink.run", {"tooling.sandbox"})
+    assert _violations("passback.cli", {"tooling.demo"})
+    assert not _violations("passback.run", {"passback.definitions", "assets.extract"})
     assert not _violations("assets.transform.quality_report", {"checks.report.data"})

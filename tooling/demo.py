@@ -54,7 +54,7 @@ def sandbox_environment(district: str, credentials: SandboxCredentials) -> dict[
 
 def _demo(args: argparse.Namespace) -> int:
     """Generate a district, serve it from the sandbox, and `passback run` it end to end."""
-    from pipeline.commands import run_command
+    from passback.commands import run_command
     from tooling.generate import generate_district
     from tooling.sandbox import SandboxSIS
 

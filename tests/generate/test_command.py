@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from passback.cli import main
 from pipeline.config import load_district_file
 from tooling.generate.command import default_format
 

@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.run import run_district
+from passback.run import run_district
 from tests.orchestration.helpers import DISTRICT, District
 
 pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
@@ -53,7 +53,7 @@ def test_run_writes_exactly_what_passed_and_a_rerun_sends_nothing(
 
 def test_one_partition_materialized_with_dagster_materialize(
         district: District, instance: dg.DagsterInstance) -> None:
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     as_of = district.generated.as_of.isoformat()
     extract = run_district(DISTRICT, as_of=district.generated.as_of, instance=instance,

@@ -29,7 +29,7 @@ def _partitions(definition: dg.PartitionsDefinition | None) -> Any:
 
 def graph_snapshot() -> dict[str, Any]:
     """What a reviewer should see change: assets, edges, checks, partitions, automation."""
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     graph = defs.resolve_asset_graph()
     assets = {}

@@ -24,8 +24,8 @@ SERVERS = ("uvicorn", "starlette", "dagster_webserver", "uvloop", "httptools")
 CHILD = """
 import json, sys
 from datetime import date
-from pipeline.definitions import defs
-from pipeline.run import run_district
+from passback.definitions import defs
+from passback.run import run_district
 outcome = run_district(sys.argv[1], as_of=date.fromisoformat(sys.argv[2]), log=lambda _: None)
 sent = [p.value("passback/sis_sync", "sent") for p in outcome.periods]
 print(json.dumps({"success": outcome.success, "sent": sent, "modules": sorted(sys.modules)}))
@@ -44,7 +44,7 @@ def test_a_real_sync_imports_no_tooling_and_no_web_server(district: District,
     assert report["success"] and sum(report["sent"]) > 0  # the sink really wrote
     assert len(district.sis.store.results()) > 0
     modules = report["modules"]
-    assert "pipeline.definitions" in modules and "pipeline.sink.run" in modules
+    assert "passback.definitions" in modules and "pipeline.sink.run" in modules
     tooling = [m for m in modules if m == "tooling" or m.startswith("tooling.")]
     servers = [m for m in modules if m.split(".")[0] in SERVERS]
     assert not tooling, tooling

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # every test here starts a server, a process or a
 
 
 def _extract(instance: dg.DagsterInstance, trigger: str, full_refresh: bool = False) -> None:
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     job = defs.resolve_job_def("extract")
     ops = {"sis__academic_sessions": {"config": {"full_refresh": True}}} if full_refresh else {}

@@ -10,9 +10,9 @@ from datetime import date
 
 def main(argv: list[str]) -> int:
     """Run one district through Dagster; exit 0 on success, 1 on a failed run."""
+    from passback.run import run_district
+    from passback.summary import print_summary
     from pipeline.instance import instance
-    from pipeline.run import run_district
-    from pipeline.summary import print_summary
 
     district, as_of = argv[0], date.fromisoformat(argv[1])
     outcome = run_district(district, as_of=as_of, dry_run="--dry-run" in argv,

@@ -76,7 +76,7 @@ def test_a_dry_run_by_run_config_sends_nothing(tmp_path: Path, sandbox: SandboxS
 
 
 def test_sink_runs_carry_the_one_writer_per_district_tag() -> None:
-    from pipeline.definitions import defs
+    from passback.definitions import defs
 
     job = defs.resolve_job_def("sis_sync_job")
     assert job.partitioned_config is not None

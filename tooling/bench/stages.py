@@ -111,7 +111,7 @@ def end_to_end(params: dict[str, Any]) -> dict[str, Any]:
     os.environ.update({"PASSBACK_WAREHOUSE": params["warehouse"],
                        "PASSBACK_MAPPINGS_DIR": params["mappings_dir"],
                        "DAGSTER_HOME": params["dagster_home"]})
-    from pipeline.run import run_district
+    from passback.run import run_district
 
     started = time.perf_counter()
     outcome = run_district(params["district"], as_of=date.fromisoformat(params["as_of"]),

@@ -100,7 +100,7 @@ def run_district(
     A named grading period that is closed still runs: it extracts and reports, and the sink
     never writes a closed period.
     """
-    from pipeline.definitions import defs  # loads the code location: only when running
+    from passback.definitions import defs  # loads the code location: only when running
     from pipeline.instance import instance as project_instance
 
     instance = instance or project_instance()

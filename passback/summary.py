@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from passback.run import DistrictOutcome, PeriodOutcome
 from pipeline.graph import LINE_ITEMS, QUALITY_REPORT, REJECTIONS, RESULTS, SIS_SYNC
-from pipeline.run import DistrictOutcome, PeriodOutcome
 
 RULES, SINK = REJECTIONS.to_user_string(), SIS_SYNC.to_user_string()
 

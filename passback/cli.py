@@ -1,7 +1,7 @@
 """`passback`: the command line. Each sub-command lives beside the code it drives and
 registers itself here; heavy imports (Dagster) happen only when a command runs.
 
-The production commands (`check-config`, `run`) are in `pipeline.commands`. The tooling ones
+The production commands (`check-config`, `run`) are in `passback.commands`. The tooling ones
 (`sandbox`, `generate`, `demo`, `bench`) live in the `tooling` package and are found through
 the `passback.commands` entry points, so production never imports tooling.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from pipeline import commands
+from passback import commands
 
 ENTRY_POINT_GROUP = "passback.commands"
 TOOLING_EXTRA = "tooling"

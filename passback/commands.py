@@ -26,8 +26,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from pipeline.run import run_district
-    from pipeline.summary import print_summary
+    from passback.run import run_district
+    from passback.summary import print_summary
 
     try:
         districts = load_districts()
