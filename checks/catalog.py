@@ -129,3 +129,17 @@ def render_messages(template: str, rows: pd.DataFrame) -> pd.Series:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class SisRule:
+    """A rule only the SIS can apply: the sink records its answer (`pipeline.sink.refusals`)
+    as rejection rows; nothing here evaluates it. Documented and reported beside the catalog."""
+
+    id: str
+    entities: tuple[Entity, ...]
+    summary: str
+    message: str  # teacher-facing template, rendered in SQL from the sync ledger
+    severity: Severity = "reject"
+    source: str = "the SIS's answer to our write (its imsx_description)"
+    notes: str = ""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from checks.catalog import ALL_PROFILES, SEED_FILES, Rule
 from checks.evaluate import CATALOG
+from checks.sis_rules import SIS_RULES
 from checks.transforms import TRANSFORMS
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
@@ -61,16 +62,29 @@ def _rule_table(entity: str) -> list[str]:
     return lines
 
 
+def _sis_table() -> list[str]:
+    lines = ["Only the SIS knows these: the sink records its answers in the sync ledger and "
+             "derives these rows from it on every sync and rules run, so they stay while the "
+             "SIS refuses the record.", "",
+             "| id | effect | applies to | rule | teacher message | source |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for rule in SIS_RULES:
+        lines.append(f"| `{rule.id}` | all: {rule.severity} | {', '.join(rule.entities)} | "
+                     f"{_cell(rule.summary)} | {_cell(rule.message)} | {_cell(rule.source)} |")
+    return lines
+
+
 def render() -> str:
     """The whole document, from the catalog."""
     lines = [_HEADER, "## Line-item rules (one Otus class assignment)", *_rule_table("line_item"),
              "", "## Result rules (one student's score)", *_rule_table("result"), "",
+             "## Rules the SIS applies (recorded by the sink)", *_sis_table(), "",
              "## Transforms", "| id | applies | transform | source |",
              "| --- | --- | --- | --- |"]
     for t in TRANSFORMS:
         applies = "all" if set(t.profiles) == set(ALL_PROFILES) else ", ".join(t.profiles)
         lines.append(f"| `{t.id}` | {applies} | {_cell(t.summary)} | {_sources(t.sources)} |")
-    notes = [f"- `{r.id}`: {r.notes}" for r in CATALOG if r.notes]
+    notes = [f"- `{r.id}`: {r.notes}" for r in (*CATALOG, *SIS_RULES) if r.notes]
     if notes:
         lines += ["", "## Where we read the seeds more closely than the catalog", *notes]
     lines.append(_LOCATION)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from checks.catalog import Entity, Rule, Severity, render_messages
+from checks.catalog import Entity, Rule, Severity, SisRule, render_messages
 from checks.line_item_rules import LINE_ITEM_RULES
 from checks.result_rules import RESULT_RULES
+from checks.sis_rules import SIS_RULES
 
 CATALOG: tuple[Rule, ...] = LINE_ITEM_RULES + RESULT_RULES
 
@@ -27,9 +28,10 @@ def rules_for(entity: Entity, profile: str) -> list[Rule]:
     return [r for r in CATALOG if r.entity == entity and r.severity(profile) is not None]
 
 
-def rule_by_id(rule_id: str) -> Rule:
-    """A rule of the catalog by its id (ids are unique per entity and across entities)."""
-    for rule in CATALOG:
+def rule_by_id(rule_id: str) -> Rule | SisRule:
+    """A rule of the catalog, or one the SIS applies, by its id (ids are unique per entity
+    and across entities)."""
+    for rule in (*CATALOG, *SIS_RULES):
         if rule.id == rule_id:
             return rule
     raise KeyError(rule_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from passback.run import DistrictOutcome, PeriodOutcome
 from pipeline.graph import LINE_ITEMS, QUALITY_REPORT, REJECTIONS, RESULTS, SIS_SYNC
+from pipeline.sink.run import OUTCOMES
 
 RULES, SINK = REJECTIONS.to_user_string(), SIS_SYNC.to_user_string()
 
@@ -33,10 +34,19 @@ def _grading_period_lines(ran: PeriodOutcome) -> list[str]:
             f"{ran.value(SINK, 'refused', 0)}, failed {ran.value(SINK, 'failed', 0)}, "
             f"deleted {ran.value(SINK, 'deleted', 0)} "
             f"({ran.value(SINK, 'rate_per_second', 0)} requests/s)")
+        lines.append(_accounted_line(ran))
     report = ran.value(QUALITY_REPORT.to_user_string(), "report_path")
     if report:
         lines.append(f"    quality report: {report}")
     return lines
+
+
+def _accounted_line(ran: PeriodOutcome) -> str:
+    """Every object of the plan under exactly one outcome: the terms add up to the total."""
+    terms = [f"{name.replace('_', ' ')} {ran.value(SINK, name, 0)}" for name in OUTCOMES
+             if ran.value(SINK, name, 0)]
+    return (f"    every planned object: {ran.value(SINK, 'objects', 0)} = "
+            f"{' + '.join(terms) or '0'}")
 
 
 def print_summary(outcome: DistrictOutcome) -> None:

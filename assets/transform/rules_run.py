@@ -26,6 +26,7 @@ from checks.evaluate import Verdicts, evaluate, rejection_rows
 from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
 from pipeline.rule_settings import RunSettings
+from pipeline.sink.refusals import refresh_sis_refusals
 from pipeline.warehouse import transaction
 
 # Line-item columns the rejections and results borrow (joined in SQL at write time).
@@ -184,7 +185,8 @@ class _DuplicateSourcedIds(Exception):
 
 
 def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: str) -> int:
-    """Replace the partition's rows (and the district-level rejections) in one transaction.
+    """Replace the partition's rows (and the district-level rejections, and the SIS-derived
+    ones from the ledger) in one transaction.
 
     Returns the number of duplicate sourcedIds found after the insert; when it is not 0 the
     transaction is rolled back and nothing changes.
@@ -198,6 +200,9 @@ def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: 
             for statement in WRITE_SQL:
                 names = {k: v for k, v in params.items() if f"${k}" in statement}
                 conn.execute(statement, names)
+            # The SIS's refusals, from the ledger: the DELETE above took them, and the report
+            # that follows this run lists them (the sink rebuilds them after it sends).
+            refresh_sis_refusals(conn, params["district"], params["gp"])
             duplicates = conn.execute(DUPLICATES_SQL, {"district": params["district"],
                                                        "gp": params["gp"]}).fetchall()[0]
             count = int(duplicates[0]) if duplicates else 0

@@ -31,6 +31,7 @@ from pipeline.sink.execute import Execution, GradebookWriter, Log
 from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
 from pipeline.sink.progress import SyncCounters
+from pipeline.sink.refusals import record_sis_refusals
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -41,6 +42,14 @@ def default_connect() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     from pipeline.warehouse import connect
 
     return connect()
+
+
+# Where an object of a plan can end; each object ends in exactly one. `refused`: refused in
+# this run; `still_refused`: refused before with the same payload, so not sent again;
+# `blocked`: a result whose line item the SIS refused or does not hold; `not_sent`: a dry
+# run's writes.
+OUTCOMES = ("sent", "deleted", "unchanged", "refused", "still_refused", "failed", "blocked",
+            "invalid", "stopped", "frozen", "not_sent")
 
 
 @dataclass
@@ -63,16 +72,37 @@ class SyncReport:
         """Requests per second while sending."""
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def objects(self) -> int:
+        """Every object of the plan, whatever its action."""
+        return sum(self.planned.values())
+
+    def outcomes(self) -> dict[str, int]:
+        """Where each object of the plan ended, one count per outcome (see `OUTCOMES`).
+
+        The identity `sum(outcomes()) == objects` holds for every finished sync: writes end
+        sent, deleted, refused, failed or blocked (a dry run's are `not_sent`), and every other
+        action is its own outcome."""
+        c, p = self.counters, self.planned
+        return {
+            "sent": c.sent, "deleted": c.deleted, "unchanged": p["unchanged"],
+            "refused": c.refused, "still_refused": p["refused"], "failed": c.failed,
+            "blocked": c.blocked + p["blocked"], "invalid": p["invalid"],
+            "stopped": p["stopped"], "frozen": p["frozen"],
+            "not_sent": sum(p[a] for a in WRITES) if self.dry_run else 0,
+        }
+
     def metadata(self) -> dict[str, Any]:
-        """Flat values for a MaterializeResult / the CLI (no student names anywhere)."""
+        """Flat values for the asset's metadata / the CLI (no student names anywhere).
+
+        `objects` equals the sum of the `OUTCOMES` values (`accounted_for`)."""
         c = self.counters
+        outcomes = self.outcomes()
         return {
             "dry_run": self.dry_run, "grading_period_closed": self.closed,
             "planned": sum(self.planned[a] for a in WRITES),
             **{f"planned_{name}": count for name, count in self.planned.items()},
-            "sent": c.sent, "unchanged": self.planned["unchanged"], "refused": c.refused,
-            "failed": c.failed, "deleted": c.deleted,
-            "blocked": c.blocked + self.planned["blocked"],
+            "objects": self.objects, **outcomes, "accounted_for": sum(outcomes.values()),
             "requests": self.requests, "write_requests": c.writes, "retries": c.retries,
             "token_renewals": self.token_renewals,
             "rate_per_second": round(self.rate, 1), "duration_seconds": round(self.seconds, 3),
@@ -124,8 +154,8 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
             report.requests = report.counters.requests
             report.seconds = report.counters.seconds
             report.token_renewals = getattr(getattr(client, "stats", None), "token_renewals", 0)
-    # Rebuilt every run: a rules run may have replaced the partition's rejections meanwhile.
-    record_sis_refusals(connect, plan)
+    # Rebuilt every run: this run's refusals (and their blocked results) join the report.
+    record_sis_refusals(connect, plan.district, plan.grading_period_sourced_id)
     return report
 
 
@@ -211,46 +241,3 @@ def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
             conn.register("plan_rows", pa.Table.from_pylist(rows, schema=schema))
             conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
             conn.unregister("plan_rows")
-
-
-# One row per object the SIS refused, with the SIS's own words, in the rules' table.
-_REFUSALS_SQL = """
-INSERT INTO passback.rejections
-    (district, grading_period_sourced_id, entity, assignment_id, assessment_id,
-     class_sourced_id, class_title, student_sourced_id, teacher_user_id, teacher_name, title,
-     rule, severity, message, as_of, detected_at)
-SELECT l.district, l.grading_period_sourced_id, 'line_item', li.assignment_id,
-       li.assessment_id, li.class_sourced_id, NULL, NULL, li.teacher_user_id, NULL, li.title,
-       'sis_rejected', 'reject', coalesce(l.last_error, 'refused by the SIS'), li.as_of,
-       l.last_sent_at
-FROM passback.sync_ledger l JOIN passback.line_items li
-  ON li.district = l.district AND li.sourced_id = l.sourced_id
-WHERE l.district = $district AND l.grading_period_sourced_id = $gp
-  AND l.entity = 'line_items' AND l.state = 'rejected'
-UNION ALL
-SELECT l.district, l.grading_period_sourced_id, 'result', r.assignment_id, NULL,
-       r.class_sourced_id, NULL, r.student_sourced_id, NULL, NULL, NULL,
-       'sis_rejected', 'reject', coalesce(l.last_error, 'refused by the SIS'), r.as_of,
-       l.last_sent_at
-FROM passback.sync_ledger l JOIN passback.results r
-  ON r.district = l.district AND r.sourced_id = l.sourced_id
-WHERE l.district = $district AND l.grading_period_sourced_id = $gp
-  AND l.entity = 'results' AND l.state = 'rejected'
-"""
-
-
-def record_sis_refusals(connect: Connect, plan: SyncPlan) -> int:
-    """Replace the partition's `sis_rejected` rows from the ledger; returns how many there are.
-
-    Derived from the ledger every time, so a refusal stays reported while its payload is
-    unchanged (it is not re-sent), and a rules run that rewrote the table loses nothing.
-    """
-    params = {"district": plan.district, "gp": plan.grading_period_sourced_id}
-    with connect() as conn, transaction(conn):
-        conn.execute("DELETE FROM passback.rejections WHERE district = $district AND "
-                     "grading_period_sourced_id = $gp AND rule = 'sis_rejected'", params)
-        conn.execute(_REFUSALS_SQL, params)
-        count = conn.execute("SELECT count(*) FROM passback.rejections WHERE district = $district "
-                             "AND grading_period_sourced_id = $gp AND rule = 'sis_rejected'",
-                             params).fetchone()
-    return int(count[0]) if count else 0

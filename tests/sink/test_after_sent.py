@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sink import plan_sync
-from pipeline.sink.run import _store_plan
-from pipeline.warehouse import connect
+from checks.report.data import load_report_data
+from pipeline.sink import SyncReport, plan_sync
+from pipeline.sink.refusals import refresh_sis_refusals
+from pipeline.sink.run import OUTCOMES, _store_plan
+from pipeline.warehouse import connect, transaction
 from tests.sink.helpers import (
     AS_OF,
     GP_FALL,
@@ -31,10 +33,19 @@ def skyward(bundle: Path, credentials_env: None) -> SandboxSIS:
         yield sis
 
 
-def _rejections(path: Path) -> list[tuple]:
+def _rejections(path: Path, rule: str = "sis_rejected") -> list[tuple]:
+    # One rule at a time: a refused line item's results have rows of their own now.
     with connect(path) as conn:
         return conn.execute("SELECT entity, assignment_id, student_sourced_id, rule, message "
-                            "FROM passback.rejections ORDER BY entity").fetchall()
+                            "FROM passback.rejections WHERE rule = ? "
+                            "ORDER BY entity, student_sourced_id", [rule]).fetchall()
+
+
+def _adds_up(report: SyncReport) -> bool:
+    """Every object of the plan has exactly one outcome."""
+    metadata = report.metadata()
+    return (sum(report.outcomes().values()) == report.objects == sum(report.planned.values())
+            == metadata["objects"] == metadata["accounted_for"])
 
 
 def test_a_refused_line_item_is_recorded_and_not_retried_until_it_changes(
@@ -66,6 +77,59 @@ def test_a_refused_line_item_is_recorded_and_not_retried_until_it_changes(
     third = sync(gradebook, config)
     assert third.counters.sent == 1 + 3 and third.counters.refused == 0
     assert _rejections(gradebook.path) == []
+
+
+def test_results_blocked_by_a_refused_line_item_are_traced_and_the_counts_add_up(
+        skyward: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(3)
+    title = "A title that is far too long for Skyward's gradebook"
+    gradebook.line_item("li-0001")["title"] = title
+    gradebook.save()
+    config = district_config(skyward, profile="skyward", concurrency=5)
+
+    first = sync(gradebook, config)
+
+    reason = ledger(gradebook.path)["li-0001"][2]
+    blocked = _rejections(gradebook.path, "line_item_refused_by_sis")
+    assert len(blocked) == first.counters.blocked == 3
+    for entity, assignment, student, _rule, message in blocked:
+        assert (entity, assignment) == ("result", "as-1") and student in message
+        assert f"'{title}'" in message and "as-1" in message and message.endswith(reason)
+    assert first.outcomes() == {**dict.fromkeys(OUTCOMES, 0), "sent": 2 * (1 + 3),
+                                "refused": 1, "blocked": 3}
+    assert _adds_up(first)
+
+    second = sync(gradebook, config)  # nothing is sent: refused before, still blocked
+    assert second.outcomes()["still_refused"] == 1 and second.outcomes()["blocked"] == 3
+    assert second.outcomes()["unchanged"] == 8 and _adds_up(second)
+    assert _rejections(gradebook.path, "line_item_refused_by_sis") == blocked
+
+    with connect(gradebook.path) as conn:
+        # A rules run replaces the partition's rejections and rebuilds these from the ledger,
+        # so the quality report that follows it lists them.
+        with transaction(conn):
+            conn.execute("DELETE FROM passback.rejections")
+            refresh_sis_refusals(conn, gradebook.district, GP_FALL)
+        by_rule = load_report_data(conn, gradebook.district, GP_FALL).by_rule
+    counts = dict(zip(by_rule["rule"], by_rule["rejects"], strict=True))
+    assert counts == {"line_item_refused_by_sis": 3, "sis_rejected": 1}
+
+    gradebook.line_item("li-0001")["title"] = "Short"
+    gradebook.save()
+    third = sync(gradebook, config)
+    assert third.counters.sent == 1 + 3 and _adds_up(third)
+    assert _rejections(gradebook.path, "line_item_refused_by_sis") == []
+
+
+def test_a_dry_run_and_a_closed_period_add_up_too(sandbox: SandboxSIS,
+                                                  gradebook: Gradebook) -> None:
+    gradebook.add_line_items(2)
+    gradebook.save()
+    dry = sync(gradebook, district_config(sandbox), dry_run=True)
+    assert dry.outcomes()["not_sent"] == 8 and _adds_up(dry)
+    gradebook.save(close_window=(GP_FALL,))
+    closed = sync(gradebook, district_config(sandbox))
+    assert closed.outcomes()["frozen"] == 8 and _adds_up(closed)
 
 
 def test_a_closed_grading_window_refusal_is_recorded(

@@ -1,0 +1,38 @@
+"""The run summary accounts for every object of the sink's plan: its terms add up."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from passback.run import PeriodOutcome
+from passback.summary import SINK, _grading_period_lines
+from pipeline.grading_periods import GradingPeriod
+from pipeline.sink.plan import ACTIONS
+from pipeline.sink.progress import SyncCounters
+from pipeline.sink.run import OUTCOMES, SyncReport
+
+
+def _report(dry_run: bool) -> SyncReport:
+    planned = dict.fromkeys(ACTIONS, 0) | {"create": 1000, "update": 10, "delete": 2,
+                                           "unchanged": 20, "refused": 1, "blocked": 9,
+                                           "invalid": 1, "stopped": 1, "frozen": 0}
+    counters = SyncCounters(sent=1000, refused=2, failed=1, deleted=2, blocked=7)
+    return SyncReport("d", "gp", dry_run, False, planned,
+                      counters=SyncCounters() if dry_run else counters)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_outcomes_add_up_to_the_plan(dry_run: bool) -> None:
+    report = _report(dry_run)
+    metadata = report.metadata()
+    assert list(report.outcomes()) == list(OUTCOMES)
+    assert sum(report.outcomes().values()) == report.objects == 1044
+    assert metadata["accounted_for"] == metadata["objects"] == 1044
+
+    ran = PeriodOutcome(GradingPeriod("gp", "gp", "Fall", None, None, False), "run", True,
+                        {SINK: metadata})
+    [line] = [x for x in _grading_period_lines(ran) if "every planned object" in x]
+    total, terms = re.match(r".*: (\d+) = (.*)", line).groups()
+    assert int(total) == sum(int(n) for n in re.findall(r"(\d+)", terms)) == 1044
