@@ -19,6 +19,7 @@ from pipeline.graph import (
     GRADING_PERIODS,
     PASSBACK_JOB,
     TRIGGER_TAG,
+    dry_run_tags,
     full_refresh_run_config,
     owner_tags,
     passback_partition,
@@ -66,7 +67,12 @@ class DistrictOutcome:
 
 
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each asset's metadata: its materialization's, or its observation's when it only
+    observed (a dry run's sink plans and reports without materializing)."""
     found: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_observation_events():
+        observation = event.asset_observation_data.asset_observation
+        found[observation.asset_key.to_user_string()] = dict(observation.metadata)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         found[materialization.asset_key.to_user_string()] = dict(materialization.metadata)
@@ -140,6 +146,7 @@ def _run_grading_period(defs: dg.Definitions, instance: dg.DagsterInstance,
     result = defs.resolve_job_def(PASSBACK_JOB).execute_in_process(
         partition_key=passback_partition(config.district, grading_period.partition_key),
         instance=instance, run_config=run_config, raise_on_error=False,
-        tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district), **owner_tags()},
+        tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district), **owner_tags(),
+              **dry_run_tags(dry_run or config.passback.dry_run)},
     )
     return PeriodOutcome(grading_period, result.run_id, result.success, _materialized(result))

@@ -155,6 +155,13 @@ TRIGGER_TAG = "passback/trigger"  # "nightly" or "manual"; the sensor fans out n
 SIS_WRITER_TAG = "passback/sis_writer"
 PID_TAG = "passback/pid"
 HOST_TAG = "passback/host"
+# "true" on runs whose sink only plans: dry runs stand out in the run list.
+DRY_RUN_TAG = "passback/dry_run"
+
+
+def dry_run_tags(dry_run: bool) -> dict[str, str]:
+    """The dry-run tag of a run whose sink only plans (none for a run that sends)."""
+    return {DRY_RUN_TAG: "true"} if dry_run else {}
 
 
 def sis_writer_tags(district: str) -> dict[str, str]:
@@ -163,8 +170,12 @@ def sis_writer_tags(district: str) -> dict[str, str]:
 
 
 def passback_partition_tags(partition_key: str) -> dict[str, str]:
-    """Run tags of a passback partition: the sink only writes in runs tagged as SIS writer."""
-    return sis_writer_tags(district_of(partition_key))
+    """Run tags of a passback partition: the sink only writes in runs tagged as SIS writer,
+    and a district whose `passback.dry_run` is on has its runs tagged as dry runs."""
+    district = district_of(partition_key)
+    config = load_districts().get(district)
+    return {**sis_writer_tags(district),
+            **dry_run_tags(config is not None and config.passback.dry_run)}
 
 
 def owner_tags() -> dict[str, str]:

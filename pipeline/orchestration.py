@@ -27,6 +27,7 @@ from pipeline.graph import (
     PASSBACK_JOB,
     TRIGGER_TAG,
     district_grading_period_partitions,
+    dry_run_tags,
     passback_partition,
     passback_partition_tags,
     sis_writer_tags,
@@ -158,7 +159,8 @@ def _nightly_requests(config: DistrictConfig, grading_periods: list[GradingPerio
         dg.RunRequest(
             run_key=f"{extract_run_id}-{grading_period.partition_key}",
             partition_key=passback_partition(config.district, grading_period.partition_key),
-            tags={TRIGGER_TAG: "nightly", **sis_writer_tags(config.district)},
+            tags={TRIGGER_TAG: "nightly", **sis_writer_tags(config.district),
+                  **dry_run_tags(config.passback.dry_run)},
         )
         for grading_period in grading_periods if grading_period.is_open_on(today)
     ]

@@ -62,3 +62,11 @@ def test_run_config_builders_name_ops_of_the_code_location() -> None:
     extract_ops = {node.name for node in defs.resolve_job_def("sis_full_refresh").graph.nodes}
     refreshed = set(full_refresh_run_config()["ops"])
     assert refreshed <= extract_ops and len(refreshed) == len(ENDPOINTS)
+
+
+def test_dry_runs_are_tagged_and_sending_runs_are_not() -> None:
+    from pipeline.graph import DRY_RUN_TAG, dry_run_tags, passback_partition_tags
+
+    assert dry_run_tags(True) == {DRY_RUN_TAG: "true"} == {"passback/dry_run": "true"}
+    assert dry_run_tags(False) == {}
+    assert DRY_RUN_TAG not in passback_partition_tags("demo|sy2026-q1")  # demo sends

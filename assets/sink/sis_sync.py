@@ -2,6 +2,7 @@
 the SIS (delta against the sync ledger, within the district's budget), and what it cost."""
 
 
+from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from pipeline.graph import (
     SIS_SYNC_JOB,
     SIS_WRITER_TAG,
     district_grading_period_partitions,
+    dry_run_tags,
     grading_period_for_key,
     partition_dimensions,
     passback_partition_tags,
@@ -50,9 +52,11 @@ def _checks(report: SyncReport) -> list[dg.AssetCheckResult]:
     failed, refused = report.counters.failed, report.counters.refused
     return [
         dg.AssetCheckResult(check_name=NO_FAILED_WRITES.name, passed=failed == 0,
-                            severity=dg.AssetCheckSeverity.ERROR, metadata={"failed": failed}),
+                            severity=dg.AssetCheckSeverity.ERROR,
+                            metadata={"failed": failed, "dry_run": report.dry_run}),
         dg.AssetCheckResult(check_name=NO_SIS_REFUSALS.name, passed=refused == 0,
-                            severity=dg.AssetCheckSeverity.WARN, metadata={"refused": refused}),
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"refused": refused, "dry_run": report.dry_run}),
     ]
 
 
@@ -63,26 +67,41 @@ def _metadata(report: SyncReport, grading_period: str) -> dict[str, Any]:
             "sample_payloads": dg.MetadataValue.json(samples)}
 
 
+def _tag_dry_run(context: dg.AssetExecutionContext) -> None:
+    """Tag this run as a dry run when its launcher could not know (e.g. run config set in the
+    launchpad), so the run list shows it either way."""
+    tags = dry_run_tags(True)
+    if any(context.run.tags.get(name) != value for name, value in tags.items()):
+        context.instance.add_run_tags(context.run.run_id, tags)
+
+
+# output_required=False: a dry run yields an observation instead of the asset's output, so it
+# records no materialization and the sink's freshness still measures the last real sync.
 @dg.asset(
     key=KEY, deps=[LINE_ITEMS, RESULTS], partitions_def=district_grading_period_partitions,
     group_name=GROUP, kinds={"oneroster", "duckdb"},
-    check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS],
+    check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS], output_required=False,
 )
 def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: Warehouse,
-             districts: Districts, oneroster: OneRosterResource) -> dg.MaterializeResult:
+             districts: Districts, oneroster: OneRosterResource,
+             ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Reads passback.line_items and passback.results of this district and grading period
     and the sync ledger; PUTs the line items, then their results, whose payload the SIS does
     not already hold (deleting removed ones only when the district propagates deletions, never
     in a closed grading period); records each outcome in passback.sync_ledger as it arrives,
-    SIS refusals in passback.rejections (sis_rejected), and the plan in passback.sync_plan.
-    A dry run (district or run setting) plans and records without sending anything."""
+    SIS refusals in passback.rejections (sis_rejected, and line_item_refused_by_sis for the
+    results they block), and the plan in passback.sync_plan. A dry run (district or run
+    setting) plans and records without sending anything, and is an observation of the asset,
+    not a materialization (its run is tagged passback/dry_run=true)."""
     district_id, grading_period_key = partition_dimensions(context)
     district = districts.get(district_id)
     as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(district.zone).date()
     with warehouse.get_connection() as conn:
         grading_period = grading_period_for_key(conn, district.district, grading_period_key)
     dry_run = district.passback.dry_run if config.dry_run is None else config.dry_run
-    if not dry_run and context.run.tags.get(SIS_WRITER_TAG) != district.district:
+    if dry_run:
+        _tag_dry_run(context)
+    elif context.run.tags.get(SIS_WRITER_TAG) != district.district:
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
                             "not keep other runs off this SIS; the sink's own lock still does")
     try:
@@ -94,8 +113,14 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
     except (OneRosterAuthError, ConfigError) as exc:
         # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    return dg.MaterializeResult(metadata=_metadata(report, grading_period),
-                                check_results=_checks(report))
+    if dry_run:
+        yield dg.AssetObservation(asset_key=KEY, partition=context.partition_key,
+                                  metadata=_metadata(report, grading_period))
+        # Check outputs are required; nothing was written, so each passes, marked dry_run.
+        yield from _checks(report)
+        return
+    yield dg.MaterializeResult(metadata=_metadata(report, grading_period),
+                               check_results=_checks(report))
 
 
 # Launch sink runs through this job (or with `sis_writer_tags`) so the instance's run-tag

@@ -60,6 +60,12 @@ def test_one_partition_materialized_with_dagster_materialize(
                            dry_run=True, log=lambda _: None)
     assert extract.success and extract.periods[0].value("passback/sis_sync", "sent") == 0
     assert district.sis.store.line_items() == []  # the dry run sent nothing
+    # Tagged in the run list, and not a materialization: the sink's freshness is untouched.
+    dry_run_id = extract.periods[0].run_id
+    assert instance.get_run_by_id(dry_run_id).tags["passback/dry_run"] == "true"
+    latest = instance.get_latest_materialization_event(dg.AssetKey(["passback", "sis_sync"]))
+    assert latest is None or latest.run_id != dry_run_id
+    assert extract.periods[0].value("passback/sis_sync", "dry_run") is True
     period = extract.periods[0].grading_period
 
     graph_assets = [defs.resolve_assets_def(key) for key in (

@@ -19,13 +19,14 @@ DEMO = "demo"
 
 
 def _materialize(tmp_path: Path, gradebook: Gradebook, sis: SandboxSIS,
-                 run_config: dict | None = None) -> dg.ExecuteInJobResult:
+                 run_config: dict | None = None,
+                 instance: dg.DagsterInstance | None = None) -> dg.ExecuteInJobResult:
     mappings = tmp_path / "mappings"
     mappings.mkdir(exist_ok=True)
     config = district_config(sis, district=DEMO)
     (mappings / "demo.yaml").write_text(yaml.safe_dump(
         config.model_dump(mode="json", exclude={"source_file"})))
-    instance = dg.DagsterInstance.ephemeral()
+    instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("grading_period", [GP_FALL])
     return dg.materialize(
         [sis_sync], instance=instance,
@@ -66,13 +67,44 @@ def test_a_dry_run_by_run_config_sends_nothing(tmp_path: Path, sandbox: SandboxS
     gradebook.add_line_items(1)
     gradebook.save()
 
+    instance = dg.DagsterInstance.ephemeral()
     result = _materialize(tmp_path, gradebook, sandbox,
-                          {"ops": {"passback__sis_sync": {"config": {"dry_run": True}}}})
+                          {"ops": {"passback__sis_sync": {"config": {"dry_run": True}}}},
+                          instance=instance)
 
     assert result.success and sandbox.request_log == []
-    [materialization] = result.asset_materializations_for_node("passback__sis_sync")
-    assert materialization.metadata["dry_run"].value is True
-    assert materialization.metadata["planned_create"].value == 4
+    # A dry run is an observation, not a materialization: the sink's freshness is untouched.
+    assert result.asset_materializations_for_node("passback__sis_sync") == []
+    [observation] = result.asset_observations_for_node("passback__sis_sync")
+    assert observation.metadata["dry_run"].value is True
+    assert observation.metadata["planned_create"].value == 4
+    assert observation.metadata["not_sent"].value == observation.metadata["objects"].value
+    # Nothing was written: the checks pass, marked as a dry run's.
+    assert {(e.check_name, e.passed, e.metadata["dry_run"].value)
+            for e in result.get_asset_check_evaluations()} == {
+        ("no_failed_writes", True, True), ("no_sis_refusals", True, True)}
+    assert instance.get_latest_materialization_event(sis_sync.key) is None
+    assert instance.get_run_by_id(result.run_id).tags["passback/dry_run"] == "true"
+
+
+@pytest.mark.slow
+def test_a_real_run_after_a_dry_run_materializes_and_is_not_tagged(
+        tmp_path: Path, sandbox: SandboxSIS) -> None:
+    gradebook = Gradebook(tmp_path / "warehouse.duckdb", district=DEMO)
+    gradebook.add_line_items(1)
+    gradebook.save()
+    instance = dg.DagsterInstance.ephemeral()
+    dry_run = {"ops": {"passback__sis_sync": {"config": {"dry_run": True}}}}
+
+    real = _materialize(tmp_path, gradebook, sandbox, instance=instance)
+    latest = instance.get_latest_materialization_event(sis_sync.key)
+    dry = _materialize(tmp_path, gradebook, sandbox, dry_run, instance=instance)
+
+    assert real.success and dry.success and latest is not None
+    assert "passback/dry_run" not in instance.get_run_by_id(real.run_id).tags
+    assert instance.get_run_by_id(dry.run_id).tags["passback/dry_run"] == "true"
+    after = instance.get_latest_materialization_event(sis_sync.key)
+    assert after is not None and after.run_id == real.run_id == latest.run_id
 
 
 def test_sink_runs_carry_the_one_writer_per_district_tag() -> None:
