@@ -37,7 +37,6 @@ from pipeline.oneroster.references import Hrefs
 from pipeline.sink.ledger import REJECTED, SENT
 from pipeline.sink.payloads import (
     LINE_ITEMS,
-    RECORD_KEYS,
     RESULTS,
     PayloadBuilder,
     is_legacy_hash,
@@ -230,10 +229,9 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
     record = builder.content(entity, row)
     digest = payload_hash(record)
     state, held = row["ledger_state"], row["ledger_hash"]
-    body = wrap(entity, builder.hrefs.link(record))  # as sent: the spec check needs hrefs
     legacy = None
     if held is not None and held != digest and is_legacy_hash(held) \
-            and held == legacy_payload_hash(body[RECORD_KEYS[entity]]):
+            and held == legacy_payload_hash(builder.hrefs.link(record)):
         legacy = held  # the same payload, hashed before hrefs left the hash
     base = {"entity": entity, "sourced_id": row["sourced_id"],
             "grading_period_sourced_id": grading_period,
@@ -246,7 +244,8 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
     if same and state == REJECTED:
         return Action(action="refused", reason="the SIS refused this exact payload",
                       legacy_hash=legacy, **base)
-    problem = body_problem(builder.version, entity, body)
+    # Checked as sent (the spec requires hrefs); linked only here, not for unchanged rows.
+    problem = body_problem(builder.version, entity, wrap(entity, builder.hrefs.link(record)))
     if problem:
         return Action(action="invalid", reason=problem, **base)
     reason = None
