@@ -2,6 +2,8 @@
 
 It is the reader's transport with a write API on top, so writes take the same budget, retry
 loop and auth as reads (see transport.py); the body is encoded before any slot is taken.
+Records come with references by sourcedId and type; the `href`s the spec requires are added
+here, from the district's base URL of this writer (see references.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipeline.oneroster.auth import SignatureType
 from pipeline.oneroster.endpoints import Endpoint, endpoint
 from pipeline.oneroster.models import JSON, WriteOutcome, parse_imsx
 from pipeline.oneroster.policy import RequestStats, RetryPolicy
+from pipeline.oneroster.references import Hrefs
 from pipeline.oneroster.transport import Answer, Transport
 
 
@@ -33,6 +36,7 @@ class OneRosterWriter:
         self.stats: RequestStats = self.transport.stats
         self._version = sis.oneroster_version
         self._bases = {"rostering": sis.rostering_base, "gradebook": sis.gradebook_base}
+        self.hrefs = Hrefs.for_sis(sis)
 
     def __enter__(self) -> OneRosterWriter:
         return self
@@ -45,9 +49,10 @@ class OneRosterWriter:
         self.transport.close()
 
     def put(self, entity: str, sourced_id: str, payload: JSON) -> WriteOutcome:
-        """Create or replace one record (`payload` is the record; it is wrapped here)."""
+        """Create or replace one record (`payload` is the record; it is wrapped here, and
+        every reference without an `href` gets one pointing under this district's base URL)."""
         ep = endpoint(entity)
-        body = json.dumps({ep.record_key: {**payload, "sourcedId": sourced_id}},
+        body = json.dumps({ep.record_key: {**self.hrefs.link(payload), "sourcedId": sourced_id}},
                           separators=(",", ":")).encode("utf-8")
         return _outcome(self.transport.send("PUT", self._url(ep, sourced_id),
                                             service=ep.service, body=body))

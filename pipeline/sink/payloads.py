@@ -5,10 +5,16 @@ The bodies follow the spec documents in ../shared/oneroster-spec exactly:
   GUIDRefs carry a free `type`, for which we send the 1.2 names (`academicSession`, `user`).
 - 1.2 (`LineItemDType`, `ResultDType`): a line item requires `school` and `category`; a
   result may name its `class`. Neither version gets missing / late / excluded flags (seed 000).
-A reference's `href` is the rostering or gradebook URL of the referenced object.
+A reference's `href` is the rostering or gradebook URL of the referenced object; it is not
+part of the record the sink plans and hashes (references there are a sourcedId and a type),
+but added when the body is encoded for sending, from the district's base URL of that moment
+(`pipeline.oneroster.references.Hrefs.link`, called by the writer).
 
-A body's hash leaves out `dateLastModified` (a send time, not content), so the ledger can
-tell "the SIS already has exactly this" from "this changed".
+A record's hash leaves out `dateLastModified` (a send time, not content) and every `href`
+(where the SIS is reached, not what it stores), so the ledger can tell "the SIS already has
+exactly this" from "this changed", and a district moved to a new base URL sends nothing.
+Hashes carry a version prefix (`v2:`); a ledger hash without one was computed the old way,
+over the body with its hrefs (`legacy_payload_hash`), and the plan recognises it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.config import DistrictConfig
+from pipeline.oneroster.references import Hrefs, is_reference, reference
 
 JSON = dict[str, Any]
 LINE_ITEMS = "line_items"
@@ -30,6 +37,8 @@ RECORD_KEYS = {LINE_ITEMS: "lineItem", RESULTS: "result"}
 # Noon local time, written in UTC: the same calendar date whether the SIS reads the date as
 # written or converts to the district's zone (for every zone within UTC-11..UTC+11).
 _LOCAL_NOON = time(12, 0)
+# Hashes that leave the base URL out; one without it is from before (see the module doc).
+HASH_PREFIX = "v2:"
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -38,8 +47,32 @@ def utc_stamp(moment: datetime) -> str:
 
 
 def payload_hash(record: JSON) -> str:
-    """A stable digest of a record's content (every field but `dateLastModified`)."""
-    content = {key: value for key, value in record.items() if key != "dateLastModified"}
+    """The record's identity: a digest of what the SIS stores (every field but
+    `dateLastModified`; references by sourcedId and type, their `href`s left out)."""
+    content = {key: _without_href(value) for key, value in record.items()
+               if key != "dateLastModified"}
+    return HASH_PREFIX + _digest(content)
+
+
+def legacy_payload_hash(body_record: JSON) -> str:
+    """The hash ledgers held before `v2:` (over the record as sent, hrefs included): only to
+    recognise a ledger row written by an older release."""
+    return _digest({key: value for key, value in body_record.items()
+                    if key != "dateLastModified"})
+
+
+def is_legacy_hash(digest: str) -> bool:
+    """Whether a ledger hash predates `v2:` (it then covers the base URL of its time)."""
+    return not digest.startswith(HASH_PREFIX)
+
+
+def _without_href(value: Any) -> Any:
+    if is_reference(value) and "href" in value:
+        return {key: item for key, item in value.items() if key != "href"}
+    return value
+
+
+def _digest(content: JSON) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
@@ -49,27 +82,25 @@ class PayloadBuilder:
     """Builds one district's line-item and result records for its OneRoster version."""
 
     version: str
-    rostering_base: str
-    gradebook_base: str
+    hrefs: Hrefs  # only for the bodies as sent (`line_item`, `result`, `record`)
     zone: ZoneInfo
     modified: str  # the dateLastModified every record of this run carries
 
     @classmethod
     def for_district(cls, config: DistrictConfig, now: datetime | None = None) -> PayloadBuilder:
         """The builder for a district's configuration, stamping records with `now`."""
-        return cls(config.sis.oneroster_version, config.sis.rostering_base,
-                   config.sis.gradebook_base, config.zone, utc_stamp(now or datetime.now(UTC)))
+        return cls(config.sis.oneroster_version, Hrefs.for_sis(config.sis), config.zone,
+                   utc_stamp(now or datetime.now(UTC)))
 
     @property
     def v1p2(self) -> bool:
         """Whether the district speaks OneRoster 1.2."""
         return self.version == "1.2"
 
-    def ref(self, kind: str, collection: str, sourced_id: str, gradebook: bool = False) -> JSON:
-        """A GUIDRef whose href is the referenced object's URL."""
-        base = self.gradebook_base if gradebook else self.rostering_base
-        return {"href": f"{base}/{collection}/{sourced_id}", "sourcedId": sourced_id,
-                "type": kind}
+    @staticmethod
+    def ref(kind: str, sourced_id: str) -> JSON:
+        """A GUIDRef by identity (its href is added when the body is sent)."""
+        return reference(kind, sourced_id)
 
     def local_date_time(self, day: date | str) -> str:
         """A calendar date as the dateTime OneRoster line items carry (see `_LOCAL_NOON`)."""
@@ -77,7 +108,23 @@ class PayloadBuilder:
         return utc_stamp(datetime.combine(day, _LOCAL_NOON, tzinfo=self.zone))
 
     def line_item(self, row: JSON) -> JSON:
-        """The lineItem record for a `passback.line_items` row."""
+        """The lineItem body record for a `passback.line_items` row, as sent (with hrefs)."""
+        return self.hrefs.link(self.line_item_content(row))
+
+    def result(self, row: JSON) -> JSON:
+        """The result body record for a `passback.results` row, as sent (with hrefs)."""
+        return self.hrefs.link(self.result_content(row))
+
+    def record(self, entity: str, row: JSON) -> JSON:
+        """The body record of either entity, as sent (with hrefs)."""
+        return self.hrefs.link(self.content(entity, row))
+
+    def content(self, entity: str, row: JSON) -> JSON:
+        """The record of either entity as the SIS stores it: references without hrefs."""
+        return self.line_item_content(row) if entity == LINE_ITEMS else self.result_content(row)
+
+    def line_item_content(self, row: JSON) -> JSON:
+        """The lineItem record for a `passback.line_items` row (references without hrefs)."""
         record: JSON = {
             "sourcedId": row["sourced_id"],
             "status": row.get("status") or "active",
@@ -88,40 +135,35 @@ class PayloadBuilder:
             record["description"] = row["description"]
         record["assignDate"] = self.local_date_time(row["assign_date"])
         record["dueDate"] = self.local_date_time(row["due_date"])
-        record["class"] = self.ref("class", "classes", row["class_sourced_id"])
+        record["class"] = self.ref("class", row["class_sourced_id"])
         if self.v1p2 and row.get("school_sourced_id"):
-            record["school"] = self.ref("org", "orgs", row["school_sourced_id"])
-        record["category"] = self.ref("category", "categories", row["category_sourced_id"],
-                                      gradebook=True)
+            record["school"] = self.ref("org", row["school_sourced_id"])
+        record["category"] = self.ref("category", row["category_sourced_id"])
         if row.get("grading_period_sourced_id"):
-            record["gradingPeriod"] = self.ref("academicSession", "academicSessions",
+            record["gradingPeriod"] = self.ref("academicSession",
                                                row["grading_period_sourced_id"])
         minimum = row.get("result_value_min")
         record["resultValueMin"] = float(minimum) if minimum is not None else 0.0
         record["resultValueMax"] = float(row["result_value_max"])
         return record
 
-    def result(self, row: JSON) -> JSON:
-        """The result record for a `passback.results` row (a score, `fully graded`)."""
+    def result_content(self, row: JSON) -> JSON:
+        """The result record for a `passback.results` row (a score, `fully graded`;
+        references without hrefs)."""
         record: JSON = {
             "sourcedId": row["sourced_id"],
             "status": row.get("status") or "active",
             "dateLastModified": self.modified,
-            "lineItem": self.ref("lineItem", "lineItems", row["line_item_sourced_id"],
-                                 gradebook=True),
-            "student": self.ref("user", "users", row["student_sourced_id"]),
+            "lineItem": self.ref("lineItem", row["line_item_sourced_id"]),
+            "student": self.ref("user", row["student_sourced_id"]),
         }
         if self.v1p2 and row.get("class_sourced_id"):
-            record["class"] = self.ref("class", "classes", row["class_sourced_id"])
+            record["class"] = self.ref("class", row["class_sourced_id"])
         record["scoreStatus"] = row.get("score_status") or "fully graded"
         record["score"] = float(row["score"])
         score_date = row["score_date"]
         record["scoreDate"] = score_date if isinstance(score_date, str) else score_date.isoformat()
         return record
-
-    def record(self, entity: str, row: JSON) -> JSON:
-        """The record of either entity."""
-        return self.line_item(row) if entity == LINE_ITEMS else self.result(row)
 
 
 def wrap(entity: str, record: JSON) -> JSON:

@@ -10,6 +10,12 @@ built into its OneRoster record and hashed; the ledger says what the SIS last ac
 - delete / stopped: sent before, no longer accepted anywhere in the district. Deleted only
   when the district turns `passback.propagate_deletions` on (the SIS is the system of record);
 - frozen: the grading period is closed: a closed period is never written again.
+
+A planned record is what the SIS stores: its references name a sourcedId and a type, with no
+`href` (the writer adds them from the district's base URL when it sends), so neither its
+hash nor the plan depends on where the SIS is reached. A ledger hash from before that
+(`is_legacy_hash`) is compared the old way, over the body with today's hrefs; when it matches,
+the action carries it (`legacy_hash`) so `run_sync` rewrites the ledger row to the new hash.
 """
 
 from __future__ import annotations
@@ -27,8 +33,17 @@ import duckdb
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
 from pipeline.oneroster.bodies import body_problem
+from pipeline.oneroster.references import Hrefs
 from pipeline.sink.ledger import REJECTED, SENT
-from pipeline.sink.payloads import LINE_ITEMS, RESULTS, PayloadBuilder, payload_hash, wrap
+from pipeline.sink.payloads import (
+    LINE_ITEMS,
+    RESULTS,
+    PayloadBuilder,
+    is_legacy_hash,
+    legacy_payload_hash,
+    payload_hash,
+    wrap,
+)
 
 JSON = dict[str, Any]
 WRITES = ("create", "update", "delete")
@@ -53,13 +68,18 @@ class Action:
     # The OneRoster record to PUT (create / update), as compact JSON: a plan holds one per
     # write, and as a dict each took about 1.75 KB (a first sync of 50,000 students plans
     # 2.8 million writes); the encoded record is about a third of that.
+    # References carry no href (see the module doc).
     body: bytes | None = None
     payload_hash: str | None = None
     reason: str | None = None
+    # The ledger's old-style hash of this same payload, when the plan recognised one: the
+    # ledger row is rewritten to `payload_hash` (unchanged / refused actions send nothing).
+    legacy_hash: str | None = None
 
     @property
     def record(self) -> JSON | None:
-        """The OneRoster record to PUT, decoded (None unless a create or update)."""
+        """The OneRoster record to PUT, decoded, references without hrefs (None unless a
+        create or update)."""
         return None if self.body is None else json.loads(self.body)
 
 
@@ -71,6 +91,8 @@ class SyncPlan:
     grading_period_sourced_id: str
     closed: bool
     actions: list[Action] = field(default_factory=list)
+    # Where the district's references point today: only for showing bodies as sent.
+    hrefs: Hrefs | None = None
 
     def counts(self) -> dict[str, int]:
         """How many objects fall under each action (every action named, zeros included)."""
@@ -86,12 +108,19 @@ class SyncPlan:
         """Requests the plan sends when nothing fails (retries not counted)."""
         return sum(1 for a in self.actions if a.action in WRITES)
 
+    def legacy_hashes(self) -> list[Action]:
+        """Actions that send nothing and whose ledger row holds an old-style hash of them."""
+        return [a for a in self.actions if a.legacy_hash is not None and a.body is None]
+
     def samples(self, per_action: int = 2) -> dict[str, list[JSON]]:
-        """A few sample payloads per write action (sourcedIds only: no student names)."""
+        """A few sample payloads per write action, as sent (sourcedIds only: no student
+        names)."""
         found: dict[str, list[JSON]] = {}
         for item in self.actions:
             if item.action in WRITES and len(found.setdefault(item.action, [])) < per_action:
                 record = item.record
+                if record is not None and self.hrefs is not None:
+                    record = self.hrefs.link(record)
                 found[item.action].append(
                     wrap(item.entity, record) if record is not None
                     else {"DELETE": f"{item.entity}/{item.sourced_id}"})
@@ -175,7 +204,7 @@ def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
     builder = builder or PayloadBuilder.for_district(config)
     district = config.district
     closed = grading_period in closed_grading_periods(conn, config, as_of)
-    plan = SyncPlan(district, grading_period, closed)
+    plan = SyncPlan(district, grading_period, closed, hrefs=builder.hrefs)
     for row in _partition_rows(conn, LINE_ITEMS, district, grading_period):
         plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed))
     held = {a.sourced_id for a in plan.actions if a.action in ("refused", "invalid")}
@@ -197,23 +226,34 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
     """The action for one accepted row, from its record's hash and its ledger state.
 
     Only create / update keep their record (it is what they send); the row is dropped."""
-    record = builder.record(entity, row)
+    record = builder.content(entity, row)
     digest = payload_hash(record)
-    state = row["ledger_state"]
+    state, held = row["ledger_state"], row["ledger_hash"]
+    legacy = None
+    if held is not None and held != digest and is_legacy_hash(held) \
+            and held == legacy_payload_hash(builder.hrefs.link(record)):
+        legacy = held  # the same payload, hashed before hrefs left the hash
     base = {"entity": entity, "sourced_id": row["sourced_id"],
             "grading_period_sourced_id": grading_period,
             "line_item_sourced_id": row.get("line_item_sourced_id"), "payload_hash": digest}
-    same = state is not None and row["ledger_hash"] == digest
+    same = state is not None and (held == digest or legacy is not None)
     if same and state == SENT:
-        return Action(action="unchanged", **base)
+        return Action(action="unchanged", legacy_hash=legacy, **base)
     if closed:
         return Action(action="frozen", reason="the grading period is closed", **base)
     if same and state == REJECTED:
-        return Action(action="refused", reason="the SIS refused this exact payload", **base)
-    problem = body_problem(builder.version, entity, wrap(entity, record))
+        return Action(action="refused", reason="the SIS refused this exact payload",
+                      legacy_hash=legacy, **base)
+    # Checked as sent (the spec requires hrefs); linked only here, not for unchanged rows.
+    problem = body_problem(builder.version, entity, wrap(entity, builder.hrefs.link(record)))
     if problem:
         return Action(action="invalid", reason=problem, **base)
-    return Action(action="update" if row["ledger_sent"] else "create",
+    reason = None
+    if legacy is None and held is not None and is_legacy_hash(held):
+        # Said, not silent: an upgrade, a changed payload or a moved base URL re-sends it.
+        reason = ("the ledger's hash predates base-URL-free hashes and differs from this "
+                  "payload's with today's hrefs")
+    return Action(action="update" if row["ledger_sent"] else "create", reason=reason,
                   body=json.dumps(record, separators=(",", ":")).encode("utf-8"), **base)
 
 

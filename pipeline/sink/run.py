@@ -146,6 +146,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
         _store_plan(connect, plan, run_id, dry_run=False)
         log(f"plan: {_summary(plan)}")
+        upgrade_ledger_hashes(connect, plan, log)
         report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),
                             samples=plan.samples())
         if not plan.closed and plan.planned_requests:
@@ -241,3 +242,34 @@ def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
             conn.register("plan_rows", pa.Table.from_pylist(rows, schema=schema))
             conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
             conn.unregister("plan_rows")
+
+
+# Ledger rows whose old-style hash the plan matched to today's payload get the new hash.
+_REHASH_SQL = """
+UPDATE passback.sync_ledger l SET payload_hash = r.new_hash
+FROM ledger_rehash r
+WHERE l.district = $district AND l.entity = r.entity AND l.sourced_id = r.sourced_id
+  AND l.payload_hash = r.old_hash
+"""
+
+
+def upgrade_ledger_hashes(connect: Connect, plan: SyncPlan, log: Log = print) -> int:
+    """Rewrite the ledger's old-style hashes (base URL included) of payloads the SIS already
+    holds to the new ones, so a later move of the base URL sends nothing; returns how many.
+
+    Only rows whose old hash equals the payload's with today's hrefs: a payload that changed
+    is planned as a write instead, and its row gets the new hash when it is sent."""
+    found = plan.legacy_hashes()
+    if not found:
+        return 0
+    table = pa.table({"entity": [a.entity for a in found],
+                      "sourced_id": [a.sourced_id for a in found],
+                      "old_hash": [a.legacy_hash for a in found],
+                      "new_hash": [a.payload_hash for a in found]})
+    with connect() as conn, transaction(conn):
+        conn.register("ledger_rehash", table)
+        conn.execute(_REHASH_SQL, {"district": plan.district})
+        conn.unregister("ledger_rehash")
+    log(f"ledger: {len(found)} hashes from before base-URL-free hashing rewritten "
+        "(same payload, nothing sent)")
+    return len(found)
