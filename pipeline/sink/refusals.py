@@ -32,15 +32,17 @@ LINE_ITEM_REFUSED_MESSAGE = (
     "not passed back because the SIS refused the assessment itself: {sis_reason}")
 
 
-def message_sql(template: str, columns: dict[str, str]) -> str:
-    """A SQL expression that fills a `{name}` template from SQL expressions, a missing value
-    reading "(none)" as in the catalog's messages (`checks.catalog.render_messages`)."""
+def message_sql(template: str, columns: dict[str, str] | None = None) -> str:
+    """A SQL expression that fills a `{name}` template from SQL expressions (by default the
+    column of that name), a missing value reading "(none)" as in the catalog's messages
+    (`checks.catalog.render_messages`)."""
     parts = []
     for literal, name, _spec, _conv in string.Formatter().parse(template):
         if literal:
             parts.append("'" + literal.replace("'", "''") + "'")
         if name:
-            parts.append(f"coalesce(CAST({columns[name]} AS VARCHAR), '(none)')")
+            column = name if columns is None else columns[name]
+            parts.append(f"coalesce(CAST({column} AS VARCHAR), '(none)')")
     return " || ".join(parts) or "''"
 
 

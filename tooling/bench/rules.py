@@ -33,6 +33,7 @@ from checks.schemas import ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.rule_settings import RunSettings
+from pipeline.sink.refusals import message_sql
 
 STUDENTS_PER_CLASS = 25
 ASSIGNMENTS_PER_CLASS = 32
@@ -133,25 +134,13 @@ def _plain_sql(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     del accepted
     parts = []
     for rule in rules_for("result", SETTINGS.profile):
-        message = _sql_template(rule.message_for(SETTINGS.profile))
+        message = message_sql(rule.message_for(SETTINGS.profile))
         parts.append(f"SELECT assignment_id, student_sourced_id, '{rule.id}' AS rule, "
                      f"{message} AS message FROM flagged WHERE f_{rule.id}")
     conn.execute("CREATE OR REPLACE TEMP TABLE rejections AS " + " UNION ALL ".join(parts))
     counts = conn.sql("SELECT (SELECT count(*) FROM accepted), "
                       "(SELECT count(*) FROM rejections)").fetchall()[0]
     return int(counts[0]), int(counts[1])
-
-
-def _sql_template(template: str) -> str:
-    import string
-
-    pieces = []
-    for literal, name, _, _ in string.Formatter().parse(template):
-        if literal:
-            pieces.append("'" + literal.replace("'", "''") + "'")
-        if name:
-            pieces.append(f"coalesce(CAST({name} AS VARCHAR), '(none)')")
-    return " || ".join(pieces)
 
 
 def _pandera_lazy(conn: duckdb.DuckDBPyConnection, rows: int) -> None:
