@@ -234,6 +234,15 @@ class PassbackSettings(_Strict):
     closed_grading_periods: ClosedGradingPeriods = Field(default_factory=ClosedGradingPeriods)
     propagate_deletions: bool = False
     dry_run: bool = False
+    # A record whose values in the SIS differ from what Passback last wrote (a teacher's edit
+    # in the SIS): `overwrite` sends Passback's again (Infinite Campus documents the partner as
+    # the source of truth), `keep` leaves the SIS's. Every difference is recorded either way.
+    sis_edits: Literal["overwrite", "keep"] = "overwrite"
+    # Days of passback.sync_events and kept plans; older rows are trimmed by the sink.
+    history_retention_days: int = Field(default=400, ge=1)
+    # A run that would delete, or stop passing back, more than this share of what the SIS
+    # holds from Passback stops before sending (issue 17; `--allow-mass-change` confirms).
+    mass_change_share: float = Field(default=0.10, gt=0, le=1)
 
 
 class OtusSource(_Strict):

@@ -19,7 +19,7 @@ from typing import Protocol
 from pipeline.oneroster import OneRosterAuthError, OneRosterError, WriteOutcome
 from pipeline.sink.ledger import DELETED, FAILED, REJECTED, SENT, Outcome
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS
-from pipeline.sink.plan import Action, SyncPlan
+from pipeline.sink.plan import PUTS, Action, SyncPlan
 from pipeline.sink.progress import SyncCounters
 
 Log = Callable[[str], None]
@@ -66,7 +66,7 @@ class Execution:
         self.counters.total = self.plan.planned_requests
         self.accepted_line_items = {a.sourced_id for a in self.plan.actions
                                     if a.entity == LINE_ITEMS and a.action == "unchanged"}
-        self._phase(self.plan.writes(LINE_ITEMS, ("create", "update")))
+        self._phase(self.plan.writes(LINE_ITEMS, PUTS))
         self._phase(self._results_ready())
         self._phase(self.plan.writes(RESULTS, ("delete",)))
         self._phase(self.plan.writes(LINE_ITEMS, ("delete",)))
@@ -75,7 +75,7 @@ class Execution:
 
     def _results_ready(self) -> Iterator[Action]:
         """Result writes whose line item the SIS holds; the others are blocked, not sent."""
-        for action in self.plan.writes(RESULTS, ("create", "update")):
+        for action in self.plan.writes(RESULTS, PUTS):
             if action.line_item_sourced_id in self.accepted_line_items:
                 yield action
             else:

@@ -46,9 +46,13 @@ from pipeline.sink.payloads import (
 )
 
 JSON = dict[str, Any]
-WRITES = ("create", "update", "delete")
-ACTIONS = ("create", "update", "delete", "unchanged", "refused", "blocked", "invalid",
-           "stopped", "frozen")
+# restore: the ledger says the SIS accepted it, the SIS (read after that) does not hold it;
+# overwrite: the SIS holds other values than Passback last wrote (`sis_edits: overwrite`);
+# kept: the same, left as the SIS has it (`sis_edits: keep`).
+PUTS = ("create", "update", "restore", "overwrite")
+WRITES = (*PUTS, "delete")
+ACTIONS = ("create", "update", "restore", "overwrite", "delete", "unchanged", "kept",
+           "refused", "blocked", "invalid", "stopped", "frozen")
 
 _CLOSED_SQL = f"""
 SELECT sourced_id FROM sis.academic_sessions
@@ -75,6 +79,9 @@ class Action:
     # The ledger's old-style hash of this same payload, when the plan recognised one: the
     # ledger row is rewritten to `payload_hash` (unchanged / refused actions send nothing).
     legacy_hash: str | None = None
+    # Where the SIS's values differ from this record's: (field, value in the SIS, value
+    # planned), as text; for drift (overwrite / kept) and for updates the SIS was read for.
+    changes: tuple[tuple[str, str | None, str | None], ...] = ()
 
     @property
     def record(self) -> JSON | None:

@@ -46,9 +46,9 @@ def default_connect() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
 
 # Where an object of a plan can end; each object ends in exactly one. `refused`: refused in
 # this run; `still_refused`: refused before with the same payload, so not sent again;
-# `blocked`: a result whose line item the SIS refused or does not hold; `not_sent`: a dry
-# run's writes.
-OUTCOMES = ("sent", "deleted", "unchanged", "refused", "still_refused", "failed", "blocked",
+# `blocked`: a result whose line item the SIS refused or does not hold; `kept`: the SIS's own
+# edit left in place (`sis_edits: keep`); `not_sent`: a dry run's writes.
+OUTCOMES = ("sent", "deleted", "unchanged", "kept", "refused", "still_refused", "failed", "blocked",
             "invalid", "stopped", "frozen", "not_sent")
 
 
@@ -85,7 +85,7 @@ class SyncReport:
         action is its own outcome."""
         c, p = self.counters, self.planned
         return {
-            "sent": c.sent, "deleted": c.deleted, "unchanged": p["unchanged"],
+            "sent": c.sent, "deleted": c.deleted, "unchanged": p["unchanged"], "kept": p["kept"],
             "refused": c.refused, "still_refused": p["refused"], "failed": c.failed,
             "blocked": c.blocked + p["blocked"], "invalid": p["invalid"],
             "stopped": p["stopped"], "frozen": p["frozen"],
