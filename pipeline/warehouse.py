@@ -110,6 +110,16 @@ SINK_TABLES: dict[str, str] = {
         run_id VARCHAR NOT NULL, planned_at TIMESTAMPTZ NOT NULL, dry_run BOOLEAN NOT NULL,
         entity VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL, action VARCHAR NOT NULL,
         reason VARCHAR, payload_hash VARCHAR, payload VARCHAR""",
+    # Where the SIS holds other values than Passback last wrote (pipeline/sink/drift.py):
+    # one row per object and field, resolved (not deleted) once no longer seen.
+    "sync_drift": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL, class_sourced_id VARCHAR,
+        line_item_sourced_id VARCHAR, student_sourced_id VARCHAR, teacher_user_id VARCHAR,
+        field VARCHAR NOT NULL, value_sent VARCHAR, value_in_sis VARCHAR,
+        decision VARCHAR NOT NULL, first_seen_at TIMESTAMPTZ NOT NULL,
+        last_seen_at TIMESTAMPTZ NOT NULL, resolved_at TIMESTAMPTZ, run_id VARCHAR NOT NULL,
+        PRIMARY KEY (district, entity, sourced_id, field)""",
 }
 
 
@@ -125,6 +135,13 @@ EXTRACT_PASSBACK_TABLES: dict[str, str] = {
     "extract_cursors": """
         district VARCHAR NOT NULL, entity VARCHAR NOT NULL, cursor VARCHAR NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (district, entity)""",
+    # The last read of each SIS collection: when it started (before the first request, so
+    # anything the sink wrote earlier is in it), full or incremental, and what it cost. The
+    # sink's reconciliation trusts `sis.*` about an object only if read after its last write.
+    "sis_reads": """
+        district VARCHAR NOT NULL, entity VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ NOT NULL, mode VARCHAR NOT NULL, fetched BIGINT NOT NULL,
+        requests BIGINT NOT NULL, PRIMARY KEY (district, entity)""",
     # Which grading period each partition key names, stored with the academic sessions it
     # was computed from (pipeline/graph.py), so no asset re-derives it by scanning.
     "grading_period_partitions": """

@@ -8,7 +8,9 @@ is held while the SIS answers.
 
 
 import time
-from datetime import datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -29,10 +31,13 @@ from pipeline.oneroster import (
     Endpoint,
     Extract,
     OneRosterAuthError,
+    OneRosterClient,
     OneRosterResource,
 )
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import transaction
+
+Connect = Callable[[], AbstractContextManager[Any]]
 
 GROUP = SIS_GROUP
 KINDS = {"oneroster", "duckdb"}
@@ -61,22 +66,37 @@ def describe(ep: Endpoint) -> str:
 def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Warehouse,
                 districts: Districts, oneroster: OneRosterResource) -> dg.MaterializeResult:
     """Fetch one collection for one district, then write it; return the run's metadata."""
-    started = time.monotonic()
     config = districts.get(district)
-    with warehouse.get_connection() as conn:
-        since = None if full_refresh else read_cursor(conn, district, ep.entity)
-    full = since is None
     try:
-        with oneroster.reader(config) as client:
-            extract = client.extract(ep.entity, since=since)
+        return read_entity(ep, config, full_refresh, warehouse.get_connection,
+                           lambda: oneroster.reader(config))
     except (OneRosterAuthError, ConfigError) as exc:
         # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    with warehouse.get_connection() as conn, transaction(conn):
+
+
+def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connect: Connect,
+                reader: Callable[[], AbstractContextManager[OneRosterClient]],
+                ) -> dg.MaterializeResult:
+    """Read one collection of one district from the SIS (changes since the cursor, or all of
+    it), then write `sis.<entity>`, its set-aside records, the cursor and the read's
+    `passback.sis_reads` row in one transaction; the network first, the warehouse after."""
+    started, began = time.monotonic(), datetime.now(UTC)
+    district = config.district
+    with connect() as conn:
+        since = None if full_refresh else read_cursor(conn, district, ep.entity)
+    full = since is None
+    with reader() as client:
+        extract = client.extract(ep.entity, since=since)
+    with connect() as conn, transaction(conn):
         changes = write_table(conn, f"sis.{ep.entity}", district, extract.rows, ["sourced_id"],
                               full=full, deleted=extract.deleted)
         write_quarantine(conn, district, extract, full=full)
         save_cursor(conn, district, ep.entity, extract.cursor or since, full=full)
+        conn.execute("INSERT OR REPLACE INTO passback.sis_reads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [district, ep.entity, began, datetime.now(UTC),
+                      "full" if full else "incremental", extract.rows.num_rows,
+                      extract.stats.requests])
         is_sessions = sis_key(ep.entity) == ACADEMIC_SESSIONS
         grading_period_metadata = _grading_periods(conn, config) if is_sessions else {}
     metadata = _metadata(extract, changes, full, since, time.monotonic() - started)

@@ -23,6 +23,8 @@ from pipeline.sink.plan import PUTS, Action, SyncPlan
 from pipeline.sink.progress import SyncCounters
 
 Log = Callable[[str], None]
+# Line items the SIS holds as planned before anything is sent (their results may go at once).
+HELD = ("unchanged", "kept")
 # HTTP statuses that mean "the SIS is busy or broken", not "the SIS refuses this payload".
 _TRANSIENT = frozenset({401, 408, 429})
 
@@ -65,7 +67,7 @@ class Execution:
         """Send every write of the plan in order; raise if the SIS refuses our credentials."""
         self.counters.total = self.plan.planned_requests
         self.accepted_line_items = {a.sourced_id for a in self.plan.actions
-                                    if a.entity == LINE_ITEMS and a.action == "unchanged"}
+                                    if a.entity == LINE_ITEMS and a.action in HELD}
         self._phase(self.plan.writes(LINE_ITEMS, PUTS))
         self._phase(self._results_ready())
         self._phase(self.plan.writes(RESULTS, ("delete",)))

@@ -142,32 +142,80 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
     return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
-# The partition's accepted rows, each with its ledger state, in the order they are sent. The
-# rules layer's bookkeeping columns are left out: they are in no OneRoster record, and turning
-# them (time-zone-aware timestamps among them) into Python objects per row buys nothing.
-# `ledger_sent` is "the SIS holds an object under this sourcedId" (sent once, not deleted).
+# The partition's accepted rows, each with its ledger state and what the SIS held of it when
+# last read, in the order they are sent. The rules layer's bookkeeping columns are left out:
+# they are in no OneRoster record, and turning them (time-zone-aware timestamps among them)
+# into Python objects per row buys nothing; so are the SIS's timestamps, compared here.
+# - `ledger_sent`: the SIS holds an object under this sourcedId (sent once, not deleted);
+# - `read_back`: the SIS's gradebook was read (`passback.sis_reads`, written by the extract
+#   with the rows it read) after the ledger's last write of this object, so what `sis.*` says
+#   of it can be trusted; never read, or read before our write: nothing is reconciled;
+# - `sis_held`: that read found it; `sis_edited`: the SIS changed it after our last write;
+# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none).
+_RECONCILE_SQL = """
+       l.payload_hash AS ledger_hash, l.state AS ledger_state,
+       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
+       coalesce(l.last_sent_at < (SELECT max(started_at) FROM passback.sis_reads
+                                  WHERE district = $district AND entity = '{entity}'),
+                FALSE) AS read_back,
+       s.sourced_id IS NOT NULL AS sis_held,
+       coalesce(s.date_last_modified > l.last_sent_at, FALSE) AS sis_edited,
+       CASE WHEN s.sourced_id IS NOT NULL AND ({differs})
+            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes
+"""
+
+
+def _field(name: str, planned: str, held: str) -> str:
+    """One compared field: a (field, in the SIS, planned) struct where they differ, else NULL."""
+    return (f"CASE WHEN ({planned}) IS DISTINCT FROM ({held}) THEN {{'field': '{name}', "
+            f"'sis': CAST(({held}) AS VARCHAR), 'planned': CAST(({planned}) AS VARCHAR)}} END")
+
+
+# What the SIS stores of each field Passback writes, as `sis.*` flattens it (dates by their
+# calendar day: line items are written at local noon, whose UTC date is the local one).
+_COMPARED = {
+    LINE_ITEMS: [
+        ("title", "a.title", "s.title"),
+        ("description", "nullif(a.description, '')", "nullif(s.description, '')"),
+        ("assignDate", "a.assign_date", "s.assign_date"),
+        ("dueDate", "a.due_date", "s.due_date"),
+        ("class", "a.class_sourced_id", "s.class_sourced_id"),
+        ("category", "a.category_sourced_id", "s.category_sourced_id"),
+        ("gradingPeriod", "a.grading_period_sourced_id", "s.grading_period_sourced_id"),
+        ("resultValueMin", "coalesce(a.result_value_min, 0.0)", "s.result_value_min"),
+        ("resultValueMax", "a.result_value_max", "s.result_value_max"),
+    ],
+    RESULTS: [
+        ("score", "a.score", "s.score"),
+        ("scoreStatus", "a.score_status", "s.score_status"),
+        ("scoreDate", "a.score_date", "s.score_date"),
+        ("lineItem", "a.line_item_sourced_id", "s.line_item_sourced_id"),
+        ("student", "a.student_sourced_id", "s.student_sourced_id"),
+    ],
+}
+
+
+def _partition_sql(entity: str, excluded: str, order: str) -> str:
+    compared = _COMPARED[entity]
+    fields = ", ".join(_field(*one) for one in compared)
+    differs = " OR ".join(f"({planned}) IS DISTINCT FROM ({held})" for _, planned, held in compared)
+    reconcile = _RECONCILE_SQL.format(entity=entity, fields=fields, differs=differs)
+    return f"""
+SELECT a.* EXCLUDE ({excluded}),{reconcile}
+FROM passback.{entity} a
+LEFT JOIN passback.sync_ledger l
+  ON l.district = a.district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
+LEFT JOIN sis.{entity} s ON s.district = a.district AND s.sourced_id = a.sourced_id
+WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
+ORDER BY {order}
+"""
+
+
 _PARTITION_SQL = {
-    LINE_ITEMS: """
-SELECT a.* EXCLUDE (district, assignment_id, assessment_id, teacher_user_id, updated_at, as_of,
-                    computed_at),
-       l.payload_hash AS ledger_hash, l.state AS ledger_state,
-       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent
-FROM passback.line_items a
-LEFT JOIN passback.sync_ledger l
-  ON l.district = a.district AND l.entity = 'line_items' AND l.sourced_id = a.sourced_id
-WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
-ORDER BY a.sourced_id
-""",
-    RESULTS: """
-SELECT a.* EXCLUDE (district, assignment_id, missing_is_zero, updated_at, as_of, computed_at),
-       l.payload_hash AS ledger_hash, l.state AS ledger_state,
-       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent
-FROM passback.results a
-LEFT JOIN passback.sync_ledger l
-  ON l.district = a.district AND l.entity = 'results' AND l.sourced_id = a.sourced_id
-WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
-ORDER BY a.line_item_sourced_id, a.sourced_id
-""",
+    LINE_ITEMS: _partition_sql(LINE_ITEMS, "district, assignment_id, assessment_id, "
+                               "teacher_user_id, updated_at, as_of, computed_at", "a.sourced_id"),
+    RESULTS: _partition_sql(RESULTS, "district, assignment_id, missing_is_zero, updated_at, "
+                            "as_of, computed_at", "a.line_item_sourced_id, a.sourced_id"),
 }
 # What the SIS holds from this partition that the district no longer accepts anywhere:
 # results before line items, so a deletion never leaves results under a missing line item.
@@ -209,12 +257,16 @@ def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                    ) -> SyncPlan:
     """The sync plan of one district and grading period (reads the warehouse, sends nothing)."""
     builder = builder or PayloadBuilder.for_district(config)
-    district = config.district
+    district, sis_edits = config.district, config.passback.sis_edits
     closed = grading_period in closed_grading_periods(conn, config, as_of)
     plan = SyncPlan(district, grading_period, closed, hrefs=builder.hrefs)
     for row in _partition_rows(conn, LINE_ITEMS, district, grading_period):
-        plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed))
+        plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed,
+                                         sis_edits))
     held = {a.sourced_id for a in plan.actions if a.action in ("refused", "invalid")}
+    # A result refused under a line item the SIS lacked (or held otherwise) may be accepted
+    # once that line item is written: retried, not left `refused` until its score changes.
+    rewritten = {a.sourced_id for a in plan.actions if a.action in PUTS}
     for row in _partition_rows(conn, RESULTS, district, grading_period):
         # Many results share a line item: one string object for all of them, not one per row.
         line_item = row["line_item_sourced_id"] = sys.intern(row["line_item_sourced_id"])
@@ -222,17 +274,20 @@ def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
             plan.actions.append(Action(RESULTS, row["sourced_id"], "blocked", grading_period,
                                        line_item, reason="its line item is not in the SIS"))
             continue
-        plan.actions.append(_plan_record(builder, RESULTS, row, grading_period, closed))
+        plan.actions.append(_plan_record(builder, RESULTS, row, grading_period, closed,
+                                         sis_edits, retry_refused=line_item in rewritten))
     plan.actions += _removals(conn, district, grading_period, closed,
                               config.passback.propagate_deletions)
     return plan
 
 
 def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period: str,
-                 closed: bool) -> Action:
-    """The action for one accepted row, from its record's hash and its ledger state.
+                 closed: bool, sis_edits: str = "overwrite", *, retry_refused: bool = False,
+                 ) -> Action:
+    """The action for one accepted row, from its record's hash, its ledger state and what the
+    SIS held of it when last read.
 
-    Only create / update keep their record (it is what they send); the row is dropped."""
+    Only writes keep their record (it is what they send); the row is dropped."""
     record = builder.content(entity, row)
     digest = payload_hash(record)
     state, held = row["ledger_state"], row["ledger_hash"]
@@ -242,25 +297,62 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
         legacy = held  # the same payload, hashed before hrefs left the hash
     base = {"entity": entity, "sourced_id": row["sourced_id"],
             "grading_period_sourced_id": grading_period,
-            "line_item_sourced_id": row.get("line_item_sourced_id"), "payload_hash": digest}
+            "line_item_sourced_id": row.get("line_item_sourced_id"), "payload_hash": digest,
+            "changes": _changes(row.get("sis_changes"))}
     same = state is not None and (held == digest or legacy is not None)
     if same and state == SENT:
-        return Action(action="unchanged", legacy_hash=legacy, **base)
+        found = None if closed else _reconcile(row, base["changes"], sis_edits)
+        if found is None:
+            return Action(action="unchanged", legacy_hash=legacy, **base)
+        action, reason = found
+        if action == "kept":
+            return Action(action=action, reason=reason, legacy_hash=legacy, **base)
+        return _write(builder, entity, record, action, reason, base)
     if closed:
         return Action(action="frozen", reason="the grading period is closed", **base)
-    if same and state == REJECTED:
+    if same and state == REJECTED and not retry_refused:
         return Action(action="refused", reason="the SIS refused this exact payload",
                       legacy_hash=legacy, **base)
+    reason = "refused before; its line item is written again" if same else None
+    if legacy is None and held is not None and is_legacy_hash(held) and not same:
+        # Said, not silent: an upgrade, a changed payload or a moved base URL re-sends it.
+        reason = ("the ledger's hash predates base-URL-free hashes and differs from this "
+                  "payload's with today's hrefs")
+    return _write(builder, entity, record, "update" if row["ledger_sent"] else "create",
+                  reason, base)
+
+
+def _reconcile(row: JSON, changes: tuple[tuple[str, str | None, str | None], ...],
+               sis_edits: str) -> tuple[str, str] | None:
+    """For a payload the ledger says the SIS accepted: (action, reason) when the SIS, read
+    since, does not hold it as accepted; None when it does (or was not read since)."""
+    if not row["read_back"]:
+        return None  # the last read predates our write: nothing to compare yet
+    if not row["sis_held"]:
+        return "restore", "the SIS no longer holds it, though it accepted it"
+    if not changes:
+        return None
+    fields = ", ".join(name for name, _, _ in changes)
+    if not row["sis_edited"]:
+        # Not changed in the SIS since our write, yet not what we wrote: the write was lost.
+        return "restore", f"the SIS holds older values ({fields}) than it accepted"
+    if sis_edits == "keep":
+        return "kept", f"edited in the SIS after Passback's write ({fields}); kept"
+    return "overwrite", f"edited in the SIS after Passback's write ({fields}); overwritten"
+
+
+def _changes(found: list[JSON] | None) -> tuple[tuple[str, str | None, str | None], ...]:
+    return tuple((c["field"], c["sis"], c["planned"]) for c in found) if found else ()
+
+
+def _write(builder: PayloadBuilder, entity: str, record: JSON, action: str,
+           reason: str | None, base: JSON) -> Action:
+    """A write action carrying its record, or `invalid` when the body breaks the spec."""
     # Checked as sent (the spec requires hrefs); linked only here, not for unchanged rows.
     problem = body_problem(builder.version, entity, wrap(entity, builder.hrefs.link(record)))
     if problem:
         return Action(action="invalid", reason=problem, **base)
-    reason = None
-    if legacy is None and held is not None and is_legacy_hash(held):
-        # Said, not silent: an upgrade, a changed payload or a moved base URL re-sends it.
-        reason = ("the ledger's hash predates base-URL-free hashes and differs from this "
-                  "payload's with today's hrefs")
-    return Action(action="update" if row["ledger_sent"] else "create", reason=reason,
+    return Action(action=action, reason=reason,
                   body=json.dumps(record, separators=(",", ":")).encode("utf-8"), **base)
 
 

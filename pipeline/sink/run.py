@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from pipeline.config import DistrictConfig, warehouse_path
 from pipeline.oneroster import OneRosterResource, OneRosterWriter
+from pipeline.sink.drift import record_drift
 from pipeline.sink.execute import Execution, GradebookWriter, Log
 from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
@@ -135,6 +136,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
     if dry_run:
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
         _store_plan(connect, plan, run_id, dry_run=True)
+        record_drift(connect, plan, run_id)
         log(f"dry run: {_summary(plan)}; nothing was sent")
         return SyncReport(config.district, grading_period, True, plan.closed, plan.counts(),
                           samples=plan.samples())
@@ -145,6 +147,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
         # Planned under the lock: a sync that finished while we waited changed the ledger.
         plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
         _store_plan(connect, plan, run_id, dry_run=False)
+        record_drift(connect, plan, run_id)
         log(f"plan: {_summary(plan)}")
         upgrade_ledger_hashes(connect, plan, log)
         report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),

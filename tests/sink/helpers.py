@@ -15,9 +15,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assets.extract.sis import read_entity
 from pipeline.config import DistrictConfig
 from pipeline.graph import store_grading_period_keys
-from pipeline.oneroster import OneRosterResource, OneRosterWriter, RetryPolicy
+from pipeline.oneroster import ENDPOINTS, OneRosterResource, OneRosterWriter, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.sink import SyncReport, run_sync
 from pipeline.warehouse import connect
@@ -195,6 +196,27 @@ def sync(gradebook: Gradebook, config: DistrictConfig, grading_period: str = GP_
         return run_sync(config, grading_period, client=client,
                         connect=connector(gradebook.path), as_of=AS_OF,
                         lock_dir=gradebook.path.parent / "locks", **options)
+
+
+def read_sis_gradebook(gradebook: Gradebook, config: DistrictConfig, *,
+                       full: bool = False) -> dict[str, int]:
+    """Read the SIS's line items and results into the test warehouse as the extract assets
+    do (changes since the cursor, or everything); returns the records fetched per entity."""
+    fetched = {}
+    for entity in ("line_items", "results"):
+        result = read_entity(ENDPOINTS[entity], config, full, connector(gradebook.path),
+                             lambda: OneRosterResource().reader(config))
+        fetched[entity] = result.metadata["fetched"].value
+    return fetched
+
+
+def drift_rows(path: Path) -> list[dict[str, Any]]:
+    """passback.sync_drift, oldest first."""
+    with connect(path) as conn:
+        cursor = conn.execute("SELECT * FROM passback.sync_drift ORDER BY first_seen_at, "
+                              "sourced_id, field")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def writes(sis: SandboxSIS, start: int = 0) -> list[tuple[str, str, int]]:

@@ -33,6 +33,7 @@ class FaultSpec:
     burst_429: int = 0  # the next N requests get 429 (a burst), then normal service
     burst_every: int = 0  # repeat the 429 burst every N requests (needs burst_429)
     retry_after_s: int = 1  # the Retry-After value sent with every 429
+    forget_rate: float = 0.0  # share of gradebook writes answered 2xx but never stored
 
     @classmethod
     def parse(cls, text: str | None) -> FaultSpec:
@@ -64,7 +65,7 @@ class FaultSpec:
 
     def check(self) -> None:
         """Raise ValueError when a share is outside 0..1 or a limit is negative."""
-        for name in ("error_rate", "drop_rate"):
+        for name in ("error_rate", "drop_rate", "forget_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         for name in ("latency_ms", "rps", "max_concurrency", "burst_429", "burst_every",
@@ -120,6 +121,14 @@ class FaultInjector:
             self._rng = random.Random(spec.seed)
             self._burst_left = spec.burst_429
             self._seen = 0
+            # Its own sequence, so losing writes never shifts the other faults' draws.
+            self._forget_rng = random.Random(spec.seed + 1)
+
+    def forget(self) -> bool:
+        """Whether the SIS loses this write after answering it (`forget_rate`)."""
+        with self._lock:
+            rate = self._spec.forget_rate
+            return rate > 0 and self._forget_rng.random() < rate
 
     def admit(self) -> Decision:
         """Decide a request's fate; the caller must call `release` if it was served."""

@@ -145,6 +145,7 @@ class SandboxSIS:
         self.closed_grading_periods = frozenset(closed_grading_periods)
         self.credentials = credentials or SandboxCredentials.from_env()
         self._faults = FaultInjector(FaultSpec.coerce(faults))
+        self.store.forget = self._faults.forget
         self.auth = Authenticator(self.credentials, lambda: self._faults.spec.token_ttl_s)
         self.request_log: list[list] = []
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM,

@@ -1,0 +1,170 @@
+"""The SIS is the truth about what it holds: after each sync the extract reads its gradebook
+back, and the next plan restores what it lost, and records (and overwrites or keeps) what was
+edited in it. All over real HTTP against the sandbox, with a real warehouse file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.sink import run_sync
+from tests.sink.helpers import (
+    AS_OF,
+    GP_FALL,
+    Gradebook,
+    connector,
+    district_config,
+    drift_rows,
+    read_sis_gradebook,
+    sync,
+    writes,
+)
+from tooling.sandbox import SandboxSIS
+
+pytestmark = pytest.mark.slow  # every test here starts a server
+
+
+def _first_sync(gradebook: Gradebook, sandbox: SandboxSIS, **passback: object) -> object:
+    gradebook.add_line_items(3)
+    gradebook.save()
+    config = district_config(sandbox, **passback)
+    first = sync(gradebook, config)
+    assert first.counters.sent == 3 + 9
+    read_sis_gradebook(gradebook, config)  # the nightly read after the sync
+    return config
+
+
+def _edit_in_sis(sandbox: SandboxSIS, sourced_id: str, score: float) -> None:
+    """A teacher changes a score in the SIS itself (which stamps its own dateLastModified)."""
+    record = dict(sandbox.store.result(sourced_id) or {})
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    sandbox.store.put("results", record | {"score": score, "dateLastModified": now})
+
+
+def test_a_synced_district_read_back_needs_nothing(sandbox: SandboxSIS,
+                                                   gradebook: Gradebook) -> None:
+    config = _first_sync(gradebook, sandbox)
+    before = len(sandbox.request_log)
+
+    again = sync(gradebook, config)
+
+    assert again.requests == 0 and again.planned["unchanged"] == 12
+    assert len(sandbox.request_log) == before
+
+
+def test_a_sync_not_yet_read_back_is_not_judged_missing(sandbox: SandboxSIS,
+                                                         gradebook: Gradebook) -> None:
+    config = _first_sync(gradebook, sandbox)
+    gradebook.set_score(gradebook.results[0]["sourced_id"], 9.0)
+    gradebook.save()
+    sync(gradebook, config)  # sends one PUT after the last read
+    sandbox.store.delete("results", gradebook.results[0]["sourced_id"])
+
+    # The SIS has not been read since that write: the plan cannot know it is gone.
+    again = sync(gradebook, config)
+
+    assert again.requests == 0 and again.planned["restore"] == 0
+
+
+def test_deleted_in_the_sis_is_restored_once(sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    config = _first_sync(gradebook, sandbox)
+    line_item = gradebook.line_items[0]["sourced_id"]
+    others = [r["sourced_id"] for r in gradebook.results if r["line_item_sourced_id"] != line_item]
+    sandbox.store.delete("lineItems", line_item)  # takes its three results with it
+    for sourced_id in others[:2]:
+        sandbox.store.delete("results", sourced_id)
+    # A SIS that deletes outright leaves no tombstone: the weekly full read finds the gap.
+    read_sis_gradebook(gradebook, config, full=True)
+    start = len(sandbox.request_log)
+
+    repaired = sync(gradebook, config)
+
+    restored = [path.rsplit("/", 1)[-1] for _, path, _ in writes(sandbox, start)]
+    assert repaired.planned["restore"] == 1 + 3 + 2
+    assert sorted(restored) == sorted(set(restored))  # each once
+    assert restored[0] == line_item  # the line item before its results
+    assert len(sandbox.store.line_items()) == 3 and len(sandbox.store.results()) == 9
+    read_sis_gradebook(gradebook, config)
+    assert sync(gradebook, config).requests == 0
+
+
+def test_a_sis_restarted_empty_gets_everything_again(bundle: Path, credentials_env: None,
+                                                     gradebook: Gradebook) -> None:
+    with SandboxSIS(bundle, profile="oneroster") as first:
+        config = _first_sync(gradebook, first)
+    with SandboxSIS(bundle, profile="oneroster") as empty:
+        config = district_config(empty)
+        read_sis_gradebook(gradebook, config, full=True)
+
+        again = sync(gradebook, config)
+
+        assert again.planned["restore"] == 12 and again.counters.sent == 12
+        assert len(empty.store.results()) == 9
+
+
+def test_a_sis_that_loses_writes_after_answering_is_repaired(
+        bundle: Path, credentials_env: None, gradebook: Gradebook) -> None:
+    with SandboxSIS(bundle, profile="oneroster", faults="seed=3,forget_rate=0.25") as sis:
+        gradebook.add_line_items(4)
+        gradebook.save()
+        config = district_config(sis)
+        first = sync(gradebook, config)
+        # Every write was answered; results under a lost line item were refused for it.
+        lost_items = 4 - len(sis.store.line_items())
+        lost_results = first.counters.sent - 4 - len(sis.store.results())
+        assert lost_items > 0 and lost_results > 0, "the seed should lose both kinds"
+        assert first.counters.sent + first.counters.refused == 16
+        sis.set_faults(None)
+        read_sis_gradebook(gradebook, config)  # the nightly incremental read
+
+        repaired = sync(gradebook, config)
+
+        assert repaired.planned["restore"] == lost_items + lost_results
+        assert repaired.counters.sent == lost_items + lost_results + first.counters.refused
+        assert len(sis.store.line_items()) == 4 and len(sis.store.results()) == 12
+        read_sis_gradebook(gradebook, config)
+        assert sync(gradebook, config).requests == 0
+
+
+@pytest.mark.parametrize("sis_edits", ["overwrite", "keep"])
+def test_a_score_edited_in_the_sis_is_drift(sandbox: SandboxSIS, gradebook: Gradebook,
+                                            sis_edits: str) -> None:
+    config = _first_sync(gradebook, sandbox, sis_edits=sis_edits)
+    edited = gradebook.results[4]
+    _edit_in_sis(sandbox, edited["sourced_id"], 1.0)
+    read_sis_gradebook(gradebook, config)
+    start = len(sandbox.request_log)
+
+    report = sync(gradebook, config)
+
+    drift = drift_rows(gradebook.path)
+    assert [(d["sourced_id"], d["field"], d["value_in_sis"]) for d in drift] == \
+        [(edited["sourced_id"], "score", "1.0")]
+    assert drift[0]["value_sent"] == str(float(edited["score"]))
+    assert drift[0]["student_sourced_id"] == edited["student_sourced_id"]
+    assert drift[0]["class_sourced_id"] == edited["class_sourced_id"]
+    held = sandbox.store.result(edited["sourced_id"])["score"]
+    if sis_edits == "overwrite":
+        assert report.planned["overwrite"] == 1 and len(writes(sandbox, start)) == 1
+        assert held == edited["score"] and drift[0]["decision"] == "overwrite"
+    else:
+        assert report.planned["kept"] == 1 and writes(sandbox, start) == []
+        assert held == 1.0 and drift[0]["decision"] == "kept"
+        assert report.outcomes()["kept"] == 1
+    assert sum(report.outcomes().values()) == report.objects
+
+
+def test_a_dry_run_shows_restores_without_sending(sandbox: SandboxSIS,
+                                                  gradebook: Gradebook) -> None:
+    config = _first_sync(gradebook, sandbox)
+    sandbox.store.delete("results", gradebook.results[0]["sourced_id"])
+    read_sis_gradebook(gradebook, config, full=True)
+    start = len(sandbox.request_log)
+
+    report = run_sync(config, GP_FALL, dry_run=True, connect=connector(gradebook.path),
+                      as_of=AS_OF, log=lambda _: None)
+
+    assert report.planned["restore"] == 1 and report.outcomes()["not_sent"] == 1
+    assert len(sandbox.request_log) == start
