@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import warnings
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -76,6 +77,17 @@ def grading_period_key(sourced_id: str) -> str:
 def passback_partition(district: str, grading_period_key: str) -> dg.MultiPartitionKey:
     """The partition key of one district and grading period."""
     return dg.MultiPartitionKey({DISTRICT: district, GRADING_PERIODS: grading_period_key})
+
+
+def by_district(key: dg.AssetKey) -> dg.AssetDep:
+    """A dependency of a (district, grading period) asset on a district-partitioned one:
+    every grading period of a district reads the same district partition."""
+    # The mapping is beta in Dagster 1.13 and the one that fits; chosen knowingly, so it
+    # does not warn on every load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        mapping = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=DISTRICT)
+    return dg.AssetDep(key, partition_mapping=mapping)
 
 
 def partition_dimensions(context: dg.AssetExecutionContext) -> tuple[str, str]:

@@ -17,11 +17,13 @@ from pipeline.graph import (
     SIS_SYNC,
     SIS_SYNC_JOB,
     SIS_WRITER_TAG,
+    by_district,
     district_grading_period_partitions,
     dry_run_tags,
     grading_period_for_key,
     partition_dimensions,
     passback_partition_tags,
+    sis_key,
 )
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
 from pipeline.resources import Districts, Warehouse
@@ -36,6 +38,13 @@ KEY = SIS_SYNC
 NO_FAILED_WRITES = dg.AssetCheckSpec("no_failed_writes", asset=KEY, blocking=False,
                                      description="Every planned write reached the SIS (failures "
                                                  "are retried on the next run).")
+NO_SIS_DRIFT = dg.AssetCheckSpec("no_sis_drift", asset=KEY, blocking=False,
+                                 description="The SIS, read back, holds what Passback last "
+                                             "wrote; edits made in the SIS since are in "
+                                             "passback.sync_drift (overwritten or kept per "
+                                             "the district's sis_edits).")
+# What the sink reads back: the SIS's gradebook as the extract last read it (reconciliation).
+SIS_GRADEBOOK = [by_district(sis_key("line_items")), by_district(sis_key("results"))]
 NO_SIS_REFUSALS = dg.AssetCheckSpec("no_sis_refusals", asset=KEY, blocking=False,
                                     description="The SIS accepted every write; refusals are in "
                                                 "passback.rejections as sis_rejected.")
@@ -50,6 +59,7 @@ class SinkConfig(dg.Config):
 
 def _checks(report: SyncReport) -> list[dg.AssetCheckResult]:
     failed, refused = report.counters.failed, report.counters.refused
+    drifted = report.planned["overwrite"] + report.planned["kept"]
     return [
         dg.AssetCheckResult(check_name=NO_FAILED_WRITES.name, passed=failed == 0,
                             severity=dg.AssetCheckSeverity.ERROR,
@@ -57,6 +67,13 @@ def _checks(report: SyncReport) -> list[dg.AssetCheckResult]:
         dg.AssetCheckResult(check_name=NO_SIS_REFUSALS.name, passed=refused == 0,
                             severity=dg.AssetCheckSeverity.WARN,
                             metadata={"refused": refused, "dry_run": report.dry_run}),
+        dg.AssetCheckResult(check_name=NO_SIS_DRIFT.name, passed=drifted == 0,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"drifted": drifted,
+                                      "overwritten": report.planned["overwrite"],
+                                      "kept": report.planned["kept"],
+                                      "restored": report.planned["restore"],
+                                      "dry_run": report.dry_run}),
     ]
 
 
@@ -78,21 +95,25 @@ def _tag_dry_run(context: dg.AssetExecutionContext) -> None:
 # output_required=False: a dry run yields an observation instead of the asset's output, so it
 # records no materialization and the sink's freshness still measures the last real sync.
 @dg.asset(
-    key=KEY, deps=[LINE_ITEMS, RESULTS], partitions_def=district_grading_period_partitions,
-    group_name=GROUP, kinds={"oneroster", "duckdb"},
-    check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS], output_required=False,
+    key=KEY, deps=[LINE_ITEMS, RESULTS, *SIS_GRADEBOOK],
+    partitions_def=district_grading_period_partitions, group_name=GROUP,
+    kinds={"oneroster", "duckdb"}, check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS, NO_SIS_DRIFT],
+    output_required=False,
 )
 def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: Warehouse,
              districts: Districts, oneroster: OneRosterResource,
              ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Reads passback.line_items and passback.results of this district and grading period
-    and the sync ledger; PUTs the line items, then their results, whose payload the SIS does
-    not already hold (deleting removed ones only when the district propagates deletions, never
-    in a closed grading period); records each outcome in passback.sync_ledger as it arrives,
-    SIS refusals in passback.rejections (sis_rejected, and line_item_refused_by_sis for the
-    results they block), and the plan in passback.sync_plan. A dry run (district or run
-    setting) plans and records without sending anything, and is an observation of the asset,
-    not a materialization (its run is tagged passback/dry_run=true)."""
+    """Reads passback.line_items and passback.results of this district and grading period,
+    the sync ledger, and the SIS's gradebook as last read (sis.line_items, sis.results);
+    PUTs the line items, then their results, whose payload the SIS does not already hold
+    (restoring what the SIS lost, and overwriting or keeping edits made in the SIS per the
+    district's sis_edits, recorded in passback.sync_drift), deleting removed ones only when
+    the district propagates deletions, never in a closed grading period; records each
+    outcome in passback.sync_ledger as it arrives, SIS refusals in passback.rejections
+    (sis_rejected, and line_item_refused_by_sis for the results they block), and the plan
+    in passback.sync_plan. A dry run (district or run setting) plans and records without
+    sending anything, and is an observation of the asset, not a materialization (its run is
+    tagged passback/dry_run=true)."""
     district_id, grading_period_key = partition_dimensions(context)
     district = districts.get(district_id)
     as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(district.zone).date()

@@ -2,7 +2,6 @@
 catalog, and writes the partition's accepted line items and results and its rejections."""
 
 
-import warnings
 from datetime import date, datetime
 
 import dagster as dg
@@ -16,6 +15,7 @@ from pipeline.graph import (
     RESULTS,
     RULES_GROUP,
     RULES_OP,
+    by_district,
     district_grading_period_partitions,
     grading_period_for_key,
     otus_key,
@@ -35,12 +35,7 @@ RAW_KEYS = [
 ]
 # The raw tables are partitioned by district only: every grading period of a district
 # reads the same raw partition.
-# The mapping is beta in Dagster 1.13 and the one that fits; chosen knowingly, so it does not
-# warn on every load.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    TO_DISTRICT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="district")
-RAW_DEPS = [dg.AssetDep(key, partition_mapping=TO_DISTRICT) for key in RAW_KEYS]
+RAW_DEPS = [by_district(key) for key in RAW_KEYS]
 
 
 class RulesConfig(dg.Config):

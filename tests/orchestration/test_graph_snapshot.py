@@ -67,6 +67,8 @@ def test_lineage_reads_from_sources_to_the_sis() -> None:
     raw = {key for key in assets if key.startswith(("otus/", "sis/"))}
     assert all(not assets[key]["deps"] for key in raw), "raw tables read only sources"
     assert raw - {"sis/line_items", "sis/results"} <= set(assets["passback/line_items"]["deps"])
-    assert assets["passback/sis_sync"]["deps"] == ["passback/line_items", "passback/results"]
+    # The sink reads what passed the rules, and the SIS's gradebook as last read (reconciling).
+    assert assets["passback/sis_sync"]["deps"] == ["passback/line_items", "passback/results",
+                                                   "sis/line_items", "sis/results"]
     assert assets["passback/sis_sync"]["partitions"] == {
         "district": "StaticPartitionsDefinition", "grading_period": "dynamic:grading_period"}

@@ -53,7 +53,7 @@ def test_the_asset_writes_the_partition_and_reports_counts(
     assert metadata["planned_create"] == 8 and metadata["unchanged"] == 0
     assert "Stu" not in str(metadata["sample_payloads"])  # no student names
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"no_failed_writes": True, "no_sis_refusals": True}
+    assert checks == {"no_failed_writes": True, "no_sis_refusals": True, "no_sis_drift": True}
     assert len(sandbox.store.results()) == 6
 
     again = _materialize(tmp_path, gradebook, sandbox)
@@ -82,7 +82,8 @@ def test_a_dry_run_by_run_config_sends_nothing(tmp_path: Path, sandbox: SandboxS
     # Nothing was written: the checks pass, marked as a dry run's.
     assert {(e.check_name, e.passed, e.metadata["dry_run"].value)
             for e in result.get_asset_check_evaluations()} == {
-        ("no_failed_writes", True, True), ("no_sis_refusals", True, True)}
+        ("no_failed_writes", True, True), ("no_sis_refusals", True, True),
+        ("no_sis_drift", True, True)}
     assert instance.get_latest_materialization_event(sis_sync.key) is None
     assert instance.get_run_by_id(result.run_id).tags["passback/dry_run"] == "true"
 
