@@ -24,6 +24,25 @@ WHERE district = $district
   AND (grading_period_sourced_id = $grading_period OR grading_period_sourced_id IS NULL)
 ORDER BY rule, class_sourced_id, assignment_id, student_sourced_id
 """
+# Edits made in the SIS to what Passback wrote (pipeline/sink/drift.py), still standing when
+# the sink last ran, by teacher and class. The report shows the SIS as of that sync.
+_DRIFT_SQL = """
+SELECT d.teacher_user_id,
+       coalesce(nullif(concat_ws(' ', u.given_name, u.family_name), ''), d.teacher_user_id,
+                'Teacher not on record') AS teacher_name,
+       d.class_sourced_id, coalesce(c.title, d.class_sourced_id) AS class_title,
+       coalesce(li.title, d.line_item_sourced_id) AS title, d.entity, d.sourced_id,
+       d.student_sourced_id, d.field, d.value_sent, d.value_in_sis, d.decision,
+       CAST(d.first_seen_at AS DATE) AS first_seen
+FROM passback.sync_drift d
+LEFT JOIN otus.users u ON u.district = d.district AND u.user_id = d.teacher_user_id
+LEFT JOIN sis.classes c ON c.district = d.district AND c.sourced_id = d.class_sourced_id
+LEFT JOIN passback.line_items li
+  ON li.district = d.district AND li.sourced_id = d.line_item_sourced_id
+WHERE d.district = $district AND d.grading_period_sourced_id = $grading_period
+  AND d.resolved_at IS NULL
+ORDER BY teacher_name, class_title, title, d.student_sourced_id, d.field
+"""
 
 
 @dataclass
@@ -41,7 +60,16 @@ class ReportData:
     examples: dict[str, pd.DataFrame]
     rejections: pd.DataFrame
     district_level: int
+    # Edits in the SIS to what Passback wrote (one row per object and field), see _DRIFT_SQL.
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
+
+    def drift_by_teacher_and_class(self) -> list[tuple[str, str, pd.DataFrame]]:
+        """(teacher, class, rows) for every teacher and class with drift, in report order."""
+        if self.drift.empty:
+            return []
+        return [(str(teacher), str(klass), rows) for (teacher, klass), rows in
+                self.drift.groupby(["teacher_name", "class_title"], sort=False, dropna=False)]
 
     @property
     def total_rejects(self) -> int:
@@ -95,4 +123,5 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,
         by_class=_counts(rejections, ["class_sourced_id", "class_title"]),
         examples=examples, rejections=rejections,
         district_level=int(rejections["grading_period_sourced_id"].isna().sum()),
+        drift=conn.sql(_DRIFT_SQL, params=params).to_arrow_table().to_pandas(),
     )

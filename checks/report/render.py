@@ -113,6 +113,7 @@ def write_report(data: ReportData, folder: Path) -> dict[str, Path]:
         "html": (folder / "quality_report.html", render_html(data)),
         "summary_csv": (folder / "summary.csv", summary_csv(data)),
         "rejections_csv": (folder / "rejections.csv", rejections_csv(data)),
+        "drift_csv": (folder / "sis_edits.csv", data.drift.to_csv(index=False)),
     }
     for path, text in files.values():
         write_private(path, text)
@@ -128,5 +129,8 @@ def markdown_summary(data: ReportData, html: Path) -> str:
              "| rule | rejects | warnings | change |", "| --- | --- | --- | --- |"]
     for r in data.by_rule.head(10).itertuples():
         lines.append(f"| `{r.rule}` | {r.rejects} | {r.warnings} | {_fmt_change(r.change)} |")
+    if not data.drift.empty:
+        lines += ["", f"**Edited in the SIS:** {data.drift['sourced_id'].nunique()} records "
+                  f"({(data.drift['decision'] == 'kept').sum()} kept, the rest overwritten)."]
     lines += ["", f"Report: `{html}`"]
     return "\n".join(lines)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from checks.report.data import load_report_data
+from checks.report.render import markdown_summary, write_report
 from pipeline.sink import run_sync
+from pipeline.warehouse import connect
 from tests.sink.helpers import (
     AS_OF,
     GP_FALL,
@@ -168,3 +171,28 @@ def test_a_dry_run_shows_restores_without_sending(sandbox: SandboxSIS,
 
     assert report.planned["restore"] == 1 and report.outcomes()["not_sent"] == 1
     assert len(sandbox.request_log) == start
+
+
+def test_the_quality_report_shows_drift_by_teacher_and_class(
+        sandbox: SandboxSIS, gradebook: Gradebook, tmp_path: Path) -> None:
+    config = _first_sync(gradebook, sandbox, sis_edits="keep")
+    edited = gradebook.results[1]
+    _edit_in_sis(sandbox, edited["sourced_id"], 0.5)
+    read_sis_gradebook(gradebook, config)
+    sync(gradebook, config)
+
+    with connect(gradebook.path) as conn:
+        data = load_report_data(conn, config.district, GP_FALL)
+    files = write_report(data, tmp_path / "report")
+
+    [(teacher, klass, rows)] = data.drift_by_teacher_and_class()
+    assert klass == edited["class_sourced_id"]  # the class's SIS title is not in this warehouse
+    assert teacher == gradebook.line_item(edited["line_item_sourced_id"]).get(
+        "teacher_user_id", "Teacher not on record")
+    assert rows[["student_sourced_id", "field", "value_sent", "value_in_sis", "decision"]
+                ].values.tolist() == [[edited["student_sourced_id"], "score",
+                                       str(float(edited["score"])), "0.5", "kept"]]
+    html = files["html"].read_text()
+    assert "Edited in the SIS" in html and f"{teacher} · {klass}" in html and ">0.5<" in html
+    assert edited["sourced_id"] in files["drift_csv"].read_text()
+    assert "Edited in the SIS:** 1 records (1 kept" in markdown_summary(data, files["html"])
