@@ -195,28 +195,43 @@ _COMPARED = {
 }
 
 
-def _partition_sql(entity: str, excluded: str, order: str) -> str:
+# The same columns with the SIS left out: the ledger alone (for measuring what comparing
+# with the SIS costs; see `plan_partition`'s `reconcile`).
+_LEDGER_ONLY_SQL = """
+       l.payload_hash AS ledger_hash, l.state AS ledger_state,
+       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
+       FALSE AS read_back, FALSE AS sis_held, FALSE AS sis_edited, NULL AS sis_changes
+"""
+
+
+def _partition_sql(entity: str, excluded: str, order: str, *, reconcile: bool = True) -> str:
     compared = _COMPARED[entity]
     fields = ", ".join(_field(*one) for one in compared)
     differs = " OR ".join(f"({planned}) IS DISTINCT FROM ({held})" for _, planned, held in compared)
-    reconcile = _RECONCILE_SQL.format(entity=entity, fields=fields, differs=differs)
+    columns = _RECONCILE_SQL.format(entity=entity, fields=fields, differs=differs) \
+        if reconcile else _LEDGER_ONLY_SQL
+    sis_join = (f"LEFT JOIN sis.{entity} s ON s.district = a.district "
+                "AND s.sourced_id = a.sourced_id") if reconcile else ""
     return f"""
-SELECT a.* EXCLUDE ({excluded}),{reconcile}
+SELECT a.* EXCLUDE ({excluded}),{columns}
 FROM passback.{entity} a
 LEFT JOIN passback.sync_ledger l
   ON l.district = a.district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
-LEFT JOIN sis.{entity} s ON s.district = a.district AND s.sourced_id = a.sourced_id
+{sis_join}
 WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
 ORDER BY {order}
 """
 
 
-_PARTITION_SQL = {
-    LINE_ITEMS: _partition_sql(LINE_ITEMS, "district, assignment_id, assessment_id, "
-                               "teacher_user_id, updated_at, as_of, computed_at", "a.sourced_id"),
-    RESULTS: _partition_sql(RESULTS, "district, assignment_id, missing_is_zero, updated_at, "
-                            "as_of, computed_at", "a.line_item_sourced_id, a.sourced_id"),
+_SHAPES = {
+    LINE_ITEMS: ("district, assignment_id, assessment_id, teacher_user_id, updated_at, as_of, "
+                 "computed_at", "a.sourced_id"),
+    RESULTS: ("district, assignment_id, missing_is_zero, updated_at, as_of, computed_at",
+              "a.line_item_sourced_id, a.sourced_id"),
 }
+# (entity, reconcile) -> the partition's query.
+_PARTITION_SQL = {(entity, reconcile): _partition_sql(entity, *shape, reconcile=reconcile)
+                  for entity, shape in _SHAPES.items() for reconcile in (True, False)}
 # What the SIS holds from this partition that the district no longer accepts anywhere:
 # results before line items, so a deletion never leaves results under a missing line item.
 # A record that moved to another grading period is still accepted (the other partition
@@ -239,13 +254,13 @@ _BATCH_ROWS = 10_000
 
 
 def _partition_rows(conn: duckdb.DuckDBPyConnection, entity: str, district: str,
-                    grading_period: str) -> Iterator[JSON]:
+                    grading_period: str, reconcile: bool = True) -> Iterator[JSON]:
     """This partition's accepted rows of one entity with their ledger state, batch by batch.
 
     The caller must consume it before running another query on `conn` (which would close
     this result)."""
     params = {"district": district, "grading_period": grading_period}
-    cursor = conn.execute(_PARTITION_SQL[entity], params)
+    cursor = conn.execute(_PARTITION_SQL[entity, reconcile], params)
     names = [column[0] for column in cursor.description]
     while batch := cursor.fetchmany(_BATCH_ROWS):
         for row in batch:
@@ -254,20 +269,23 @@ def _partition_rows(conn: duckdb.DuckDBPyConnection, entity: str, district: str,
 
 def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                    grading_period: str, *, as_of: date, builder: PayloadBuilder | None = None,
-                   ) -> SyncPlan:
-    """The sync plan of one district and grading period (reads the warehouse, sends nothing)."""
+                   reconcile: bool = True) -> SyncPlan:
+    """The sync plan of one district and grading period (reads the warehouse, sends nothing).
+
+    `reconcile=False` trusts the ledger alone (nothing restored, no drift): only to measure
+    what comparing with the SIS costs."""
     builder = builder or PayloadBuilder.for_district(config)
     district, sis_edits = config.district, config.passback.sis_edits
     closed = grading_period in closed_grading_periods(conn, config, as_of)
     plan = SyncPlan(district, grading_period, closed, hrefs=builder.hrefs)
-    for row in _partition_rows(conn, LINE_ITEMS, district, grading_period):
+    for row in _partition_rows(conn, LINE_ITEMS, district, grading_period, reconcile):
         plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed,
                                          sis_edits))
     held = {a.sourced_id for a in plan.actions if a.action in ("refused", "invalid")}
     # A result refused under a line item the SIS lacked (or held otherwise) may be accepted
     # once that line item is written: retried, not left `refused` until its score changes.
     rewritten = {a.sourced_id for a in plan.actions if a.action in PUTS}
-    for row in _partition_rows(conn, RESULTS, district, grading_period):
+    for row in _partition_rows(conn, RESULTS, district, grading_period, reconcile):
         # Many results share a line item: one string object for all of them, not one per row.
         line_item = row["line_item_sourced_id"] = sys.intern(row["line_item_sourced_id"])
         if line_item in held and not closed:

@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "end_to_end"}
+STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "plan_nightly", "end_to_end"}
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,15 @@ def test_sink_deltas_send_nothing_or_exactly_k(results: dict) -> None:
     goals = {g["goal"]: g for g in results["goals"]}
     assert goals["delta, nothing changed"]["met"]
     assert goals["delta, k scores changed"]["met"]
+    # The nightly read-back is incremental: it fetches the k changed records, not the SIS.
+    read = sink["nightly_read"]
+    assert read["mode"] == "incremental" and 0 < read["rows"] < sink["full_read"]["rows"]
+    assert sink["after_read"] == {"requests": 0, "restored": 0, "drift": 0}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_nightly_plan_with_the_sis_finds_everything_unchanged(results: dict) -> None:
+    plan = _stages(results)["plan_nightly"]["figures"]
+    assert plan["nightly_actions"] == {"unchanged": plan["line_items"] + plan["results"]}
+    assert plan["ledger_only_median"] > 0 and plan["reconciled_median"] > 0

@@ -79,6 +79,15 @@ def goals(measured: list[Measured]) -> list[dict[str, Any]]:
             changed = sink["delta_changed"]
             found.append(_goal(scenario, "delta, k scores changed", f"k = {changed['k']} PUTs",
                                f"{changed['writes']} PUTs", changed["writes"] == changed["k"]))
+            if "nightly_read" in sink:
+                read = sink["nightly_read"]
+                found.append(_goal(scenario, "nightly SIS gradebook read", "incremental",
+                                   f"{read['mode']}: {read['rows']:,} rows in "
+                                   f"{read['requests']} requests", read["mode"] == "incremental"))
+        if "plan_nightly" in s and "overhead" in s["plan_nightly"].figures:
+            overhead = s["plan_nightly"].figures["overhead"]
+            found.append(_goal(scenario, "reconciliation, nightly plan", "<= +10% time",
+                               f"{100 * overhead:+.1f}%", overhead <= 0.10))
     return found
 
 
@@ -102,6 +111,10 @@ def _figure(m: Measured) -> str:
                 f"bare {bare:.0f}/s; "
                 f"delta 0 -> {f['delta_unchanged']['requests']} req, "
                 f"k={f['delta_changed']['k']} -> {f['delta_changed']['writes']} PUTs")
+    if m.stage == "plan_nightly":
+        return (f"{f['results']:,} results: ledger only {f['ledger_only_median']:.2f} s, "
+                f"with the SIS {f['reconciled_median']:.2f} s ({100 * f['overhead']:+.1f}%); "
+                f"first plan {f['first_plan_seconds']:.2f} s")
     if m.stage == "end_to_end":
         if f["dry_run"]:
             planned = sum(p["planned"] for p in f["periods"])
@@ -120,9 +133,9 @@ def _seconds(m: Measured) -> float:
 
 def table(measured: list[Measured]) -> str:
     """Scenario, stage, timed seconds, peak RSS and the headline figure, one row each."""
-    lines = [f"{'scenario':<16} {'stage':<11} {'seconds':>8} {'peak MiB':>9}  figure"]
+    lines = [f"{'scenario':<16} {'stage':<12} {'seconds':>8} {'peak MiB':>9}  figure"]
     for m in measured:
-        lines.append(f"{m.scenario:<16} {m.stage:<11} {_seconds(m):>8.2f} "
+        lines.append(f"{m.scenario:<16} {m.stage:<12} {_seconds(m):>8.2f} "
                      f"{m.peak_rss_mib:>9,.0f}  {_figure(m)}")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -121,6 +122,24 @@ def sync_once(config: DistrictConfig, warehouse: Path) -> SyncReport:
         return run_sync(config, GRADING_PERIOD, client=client, connect=lambda: connect(warehouse),
                         as_of=date(2026, 11, 2), lock_dir=warehouse.parent, log=lambda _: None,
                         run_id=f"bench-{time.monotonic_ns()}")
+
+
+def read_back(config: DistrictConfig, warehouse: Path, *, full: bool) -> dict[str, Any]:
+    """The extract's read of the SIS gradebook (line items and results), as the nightly job
+    does it: what it fetched, in how many requests and seconds, full or incremental."""
+    from assets.extract.sis import read_entity
+    from pipeline.oneroster import ENDPOINTS, OneRosterResource
+
+    started = time.perf_counter()
+    rows = requests = 0
+    for entity in ("line_items", "results"):
+        result = read_entity(ENDPOINTS[entity], config, full, lambda: connect(warehouse),
+                             lambda: OneRosterResource().reader(config))
+        rows += result.metadata["fetched"].value
+        requests += result.metadata["requests"].value
+        mode = result.metadata["mode"]
+    return {"mode": mode, "rows": rows, "requests": requests,
+            "seconds": time.perf_counter() - started}
 
 
 def _bodies(config: DistrictConfig, warehouse: Path, records: int) -> list[tuple[str, bytes]]:

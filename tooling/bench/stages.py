@@ -86,8 +86,11 @@ def sink(params: dict[str, Any]) -> dict[str, Any]:
     bare = sb.bare_parallel_loop(config, warehouse, params["bare_records"])
     first = sb.sync_once(config, warehouse)
     unchanged = sb.sync_once(config, warehouse)
+    first_read = sb.read_back(config, warehouse, full=True)  # the weekly full refresh's read
     sb.change_scores(warehouse, params["changed"])
     changed = sb.sync_once(config, warehouse)
+    nightly_read = sb.read_back(config, warehouse, full=False)  # reads back the k changes
+    reconciled = sb.sync_once(config, warehouse)
     ceiling = sb.CONCURRENCY / (sb.LATENCY_MS / 1000)
     return {
         "latency_ms": sb.LATENCY_MS, "concurrency": sb.CONCURRENCY, "ceiling_rps": ceiling,
@@ -102,6 +105,9 @@ def sink(params: dict[str, Any]) -> dict[str, Any]:
                             "writes": unchanged.counters.writes},
         "delta_changed": {"k": params["changed"], "writes": changed.counters.writes,
                           "requests": changed.requests, "seconds": changed.seconds},
+        "full_read": first_read, "nightly_read": nightly_read,
+        "after_read": {"requests": reconciled.requests, "restored": reconciled.planned["restore"],
+                       "drift": reconciled.planned["overwrite"] + reconciled.planned["kept"]},
     }
 
 
@@ -155,5 +161,12 @@ def step_seconds(run_ids: list[str]) -> dict[str, float]:
     return found
 
 
+def plan_nightly(params: dict[str, Any]) -> dict[str, Any]:
+    """The nightly plan of a synced partition, with the ledger alone and with the SIS."""
+    from tooling.bench.reconcile import measure
+
+    return measure(Path(params["warehouse"]), params["results"], params.get("repeat", 3))
+
+
 STAGES = {"generate": generate, "rules": rules, "rules_sql": rules_sql, "sink": sink,
-          "end_to_end": end_to_end}
+          "plan_nightly": plan_nightly, "end_to_end": end_to_end}
