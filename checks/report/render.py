@@ -16,6 +16,10 @@ import pandas as pd
 from checks.report.data import ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
+# What the sink did about a record the SIS holds otherwise than Passback wrote it.
+DECISIONS = {"overwrite": "edited in the SIS and overwritten",
+             "kept": "kept as the SIS holds them",
+             "restore": "written again (the SIS had lost the last write)"}
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 18, 6, 190, 640
 
 
@@ -63,7 +67,7 @@ def render_html(data: ReportData) -> str:
     env = _environment()
     env.filters["change"] = _fmt_change
     return env.get_template("quality_report.html.j2").render(
-        data=data, bars=bars, chart_height=height, chart_width=CHART_WIDTH,
+        data=data, decisions=DECISIONS, bars=bars, chart_height=height, chart_width=CHART_WIDTH,
         label_width=LABEL_WIDTH, bar_height=BAR_HEIGHT,
     )
 
@@ -130,7 +134,9 @@ def markdown_summary(data: ReportData, html: Path) -> str:
     for r in data.by_rule.head(10).itertuples():
         lines.append(f"| `{r.rule}` | {r.rejects} | {r.warnings} | {_fmt_change(r.change)} |")
     if not data.drift.empty:
-        lines += ["", f"**Edited in the SIS:** {data.drift['sourced_id'].nunique()} records "
-                  f"({(data.drift['decision'] == 'kept').sum()} kept, the rest overwritten)."]
+        decisions = data.drift.drop_duplicates("sourced_id")["decision"].value_counts()
+        said = ", ".join(f"{count} {DECISIONS[name]}" for name, count in decisions.items())
+        lines += ["", f"**Differs in the SIS:** {data.drift['sourced_id'].nunique()} records "
+                  f"({said})."]
     lines += ["", f"Report: `{html}`"]
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """`passback.sync_drift`: where the SIS holds other values than Passback last wrote.
 
-A teacher may edit a grade in the SIS after Passback wrote it. The plan finds it (the SIS,
-read after our write, changed the object since and its values differ: actions `overwrite` or
-`kept`, see plan.py) and this module keeps one row per object and field: the value Passback
+A teacher may edit a grade in the SIS after Passback wrote it; a SIS may lose a write, or
+store a value its own way. The plan finds each (the SIS, read after our write, holds other
+values: actions `overwrite`, `kept` or `restore`, see plan.py) and this module keeps one row
+per object and field: the value Passback
 sent, the value in the SIS, when it was first and last seen, and what the district's
 `sis_edits` setting did about it. A drift no longer seen is marked resolved, not deleted, so
 "who changed what in the SIS, and when did we notice" stays answerable. Class, line item,
@@ -22,7 +23,10 @@ from pipeline.sink.plan import SyncPlan
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
-DRIFT_ACTIONS = ("overwrite", "kept")
+# Edits in the SIS (overwrite, kept) and lost writes whose older values the SIS still holds
+# (restore with changes): recorded alike, so a value the SIS keeps storing its own way is
+# recognised after one re-send (plan.py, `resent_since_drift`) instead of sent every night.
+DRIFT_ACTIONS = ("overwrite", "kept", "restore")
 
 _BATCH = pa.schema([("entity", pa.string()), ("sourced_id", pa.string()),
                     ("field", pa.string()), ("value_sent", pa.string()),
@@ -65,7 +69,7 @@ def record_drift(connect: Connect, plan: SyncPlan, run_id: str) -> int:
     not compared, so its drift is left as last seen."""
     if plan.closed:
         return 0
-    drifted = [a for a in plan.actions if a.action in DRIFT_ACTIONS]
+    drifted = [a for a in plan.actions if a.action in DRIFT_ACTIONS and a.changes]
     rows = [(a.entity, a.sourced_id, name, planned, held, a.action)
             for a in drifted for name, held, planned in a.changes]
     batch = pa.Table.from_pylist([dict(zip(_BATCH.names, row, strict=True)) for row in rows],

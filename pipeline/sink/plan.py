@@ -151,7 +151,9 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
 #   with the rows it read) after the ledger's last write of this object, so what `sis.*` says
 #   of it can be trusted; never read, or read before our write: nothing is reconciled;
 # - `sis_held`: that read found it; `sis_edited`: the SIS changed it after our last write;
-# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none).
+# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none);
+# - `resent_since_drift`: a difference was recorded before (passback.sync_drift), Passback
+#   wrote the record again since, and the SIS still differs: it stores the value its own way.
 _RECONCILE_SQL = """
        l.payload_hash AS ledger_hash, l.state AS ledger_state,
        coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
@@ -161,7 +163,14 @@ _RECONCILE_SQL = """
        s.sourced_id IS NOT NULL AS sis_held,
        coalesce(s.date_last_modified > l.last_sent_at, FALSE) AS sis_edited,
        CASE WHEN s.sourced_id IS NOT NULL AND ({differs})
-            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes
+            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes,
+       coalesce(l.last_sent_at > d.drift_seen, FALSE) AS resent_since_drift
+"""
+# When each open difference was first seen, per object (a handful of rows, not millions).
+_DRIFT_JOIN = """
+LEFT JOIN (SELECT sourced_id, max(first_seen_at) AS drift_seen FROM passback.sync_drift
+           WHERE district = $district AND entity = '{entity}' AND resolved_at IS NULL
+           GROUP BY sourced_id) d ON d.sourced_id = a.sourced_id
 """
 
 
@@ -200,7 +209,8 @@ _COMPARED = {
 _LEDGER_ONLY_SQL = """
        l.payload_hash AS ledger_hash, l.state AS ledger_state,
        coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
-       FALSE AS read_back, FALSE AS sis_held, FALSE AS sis_edited, NULL AS sis_changes
+       FALSE AS read_back, FALSE AS sis_held, FALSE AS sis_edited, NULL AS sis_changes,
+       FALSE AS resent_since_drift
 """
 
 
@@ -211,7 +221,8 @@ def _partition_sql(entity: str, excluded: str, order: str, *, reconcile: bool = 
     columns = _RECONCILE_SQL.format(entity=entity, fields=fields, differs=differs) \
         if reconcile else _LEDGER_ONLY_SQL
     sis_join = (f"LEFT JOIN sis.{entity} s ON s.district = a.district "
-                "AND s.sourced_id = a.sourced_id") if reconcile else ""
+                "AND s.sourced_id = a.sourced_id" + _DRIFT_JOIN.format(entity=entity)
+                ) if reconcile else ""
     return f"""
 SELECT a.* EXCLUDE ({excluded}),{columns}
 FROM passback.{entity} a
@@ -351,6 +362,11 @@ def _reconcile(row: JSON, changes: tuple[tuple[str, str | None, str | None], ...
     if not changes:
         return None
     fields = ", ".join(name for name, _, _ in changes)
+    if not row["sis_edited"] and row["resent_since_drift"]:
+        # Written again after the last difference, and still not stored as sent: the SIS
+        # keeps its own form of the value (rounding, say). Sending it nightly changes nothing.
+        return "kept", (f"the SIS stores {fields} otherwise than sent, even after sending it "
+                        "again; not sent again until the value changes")
     if not row["sis_edited"]:
         # Not changed in the SIS since our write, yet not what we wrote: the write was lost.
         return "restore", f"the SIS holds older values ({fields}) than it accepted"

@@ -193,6 +193,39 @@ def test_the_quality_report_shows_drift_by_teacher_and_class(
                 ].values.tolist() == [[edited["student_sourced_id"], "score",
                                        str(float(edited["score"])), "0.5", "kept"]]
     html = files["html"].read_text()
-    assert "Edited in the SIS" in html and f"{teacher} · {klass}" in html and ">0.5<" in html
+    assert "Differs in the SIS" in html and f"{teacher} · {klass}" in html and ">0.5<" in html
+    assert "kept as the SIS holds them" in html
     assert edited["sourced_id"] in files["drift_csv"].read_text()
-    assert "Edited in the SIS:** 1 records (1 kept" in markdown_summary(data, files["html"])
+    assert "Differs in the SIS:** 1 records (1 kept as the SIS holds them)" in \
+        markdown_summary(data, files["html"])
+
+
+def test_a_value_the_sis_stores_its_own_way_is_sent_again_once_not_every_night(
+        sandbox: SandboxSIS, gradebook: Gradebook) -> None:
+    gradebook.add_line_items(1)
+    rounded = gradebook.results[0]["sourced_id"]
+    gradebook.set_score(rounded, 7.333)
+    gradebook.save()
+    config = district_config(sandbox)
+
+    def sis_rounds() -> None:  # as a SIS keeping two decimals would have stored our write
+        record = dict(sandbox.store.result(rounded) or {})
+        sandbox.store.put("results", record | {"score": round(record["score"], 2)})
+
+    sync(gradebook, config)
+    sis_rounds()
+    read_sis_gradebook(gradebook, config)
+    again = sync(gradebook, config)  # looks like a lost write: sent once more
+    assert again.planned["restore"] == 1 and again.counters.sent == 1
+    sis_rounds()
+    read_sis_gradebook(gradebook, config)
+    start = len(sandbox.request_log)
+
+    third = sync(gradebook, config)
+
+    assert third.planned["kept"] == 1 and writes(sandbox, start) == []
+    [drift] = drift_rows(gradebook.path)
+    assert (drift["field"], drift["value_sent"], drift["value_in_sis"], drift["decision"]) == \
+        ("score", "7.333", "7.33", "kept")
+    read_sis_gradebook(gradebook, config)
+    assert sync(gradebook, config).requests == 0  # and so every night after
