@@ -34,6 +34,12 @@ def _grading_period_lines(ran: PeriodOutcome) -> list[str]:
             f"{ran.value(SINK, 'refused', 0)}, failed {ran.value(SINK, 'failed', 0)}, "
             f"deleted {ran.value(SINK, 'deleted', 0)} "
             f"({ran.value(SINK, 'rate_per_second', 0)} requests/s)")
+        reconciled = [f"{ran.value(SINK, f'planned_{action}', 0)} {said}" for action, said in (
+            ("restore", "restored (the SIS had lost them)"),
+            ("overwrite", "edited in the SIS and overwritten"),
+            ("kept", "kept as the SIS holds them")) if ran.value(SINK, f"planned_{action}", 0)]
+        if reconciled:
+            lines.append(f"    read back from the SIS: {', '.join(reconciled)}")
         lines.append(_accounted_line(ran))
     report = ran.value(QUALITY_REPORT.to_user_string(), "report_path")
     if report:

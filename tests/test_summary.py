@@ -15,8 +15,9 @@ from pipeline.sink.run import OUTCOMES, SyncReport
 
 
 def _report(dry_run: bool) -> SyncReport:
-    planned = dict.fromkeys(ACTIONS, 0) | {"create": 1000, "update": 10, "delete": 2,
-                                           "unchanged": 20, "refused": 1, "blocked": 9,
+    planned = dict.fromkeys(ACTIONS, 0) | {"create": 995, "update": 10, "restore": 3,
+                                           "overwrite": 2, "delete": 2, "unchanged": 17,
+                                           "kept": 3, "refused": 1, "blocked": 9,
                                            "invalid": 1, "stopped": 1, "frozen": 0}
     counters = SyncCounters(sent=1000, refused=2, failed=1, deleted=2, blocked=7)
     return SyncReport("d", "gp", dry_run, False, planned,
@@ -36,3 +37,6 @@ def test_the_outcomes_add_up_to_the_plan(dry_run: bool) -> None:
     [line] = [x for x in _grading_period_lines(ran) if "every planned object" in x]
     total, terms = re.match(r".*: (\d+) = (.*)", line).groups()
     assert int(total) == sum(int(n) for n in re.findall(r"(\d+)", terms)) == 1044
+    [read_back] = [x for x in _grading_period_lines(ran) if "read back from the SIS" in x]
+    assert "3 restored" in read_back and "2 edited in the SIS and overwritten" in read_back
+    assert "3 kept as the SIS holds them" in read_back
