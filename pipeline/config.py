@@ -245,6 +245,21 @@ class PassbackSettings(_Strict):
     mass_change_share: float = Field(default=0.10, gt=0, le=1)
 
 
+class ScheduleSettings(_Strict):
+    """When the district's nightly run starts, in its own time zone."""
+
+    # "HH:MM"; empty: the SIS profile's default (Infinite Campus 05:00, after its OneRoster
+    # cache refresh at 4:10; others 02:00).
+    nightly_time: str | None = None
+
+    @field_validator("nightly_time")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a 24-hour local time such as 05:00")
+        return value
+
+
 class OtusSource(_Strict):
     """Where the Otus gradebook export is (a folder path, relative to this file, or a URL)."""
 
@@ -261,6 +276,7 @@ class DistrictConfig(_Strict):
     passback: PassbackSettings
     categories: dict[str, str | None]
     otus: OtusSource
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     source_file: Path | None = Field(default=None, exclude=True)
 
     @field_validator("district")
@@ -303,6 +319,14 @@ class DistrictConfig(_Strict):
     def zone(self) -> ZoneInfo:
         """The district's time zone."""
         return ZoneInfo(self.time_zone)
+
+    @property
+    def nightly_time(self) -> tuple[int, int]:
+        """(hour, minute) of the nightly run in the district's zone: its own setting, or its
+        SIS profile's default."""
+        clock = self.schedule.nightly_time or PROFILES[self.sis.profile].nightly_time
+        hour, minute = clock.split(":")
+        return int(hour), int(minute)
 
     def export_location(self) -> str:
         """The Otus export folder as DuckDB should read it (relative paths from the YAML)."""

@@ -2,7 +2,9 @@
 
 - `extract` (per district): the Otus export and the SIS roster and gradebook.
 - `passback` (per district and grading period): rules, quality report and the SIS sink.
-- `nightly_<district>`: the district's extract at 02:00 in its own time zone.
+- `nightly_<district>`: the district's extract at its nightly time, in its own time zone
+  (`schedule.nightly_time`, or its SIS profile's default: after the SIS refreshes the roster
+  its OneRoster API serves; Infinite Campus 05:00, others 02:00).
 - `grading_period_sensor`: adds grading periods to the dynamic partitions as the SIS extract
   reports them, and after a nightly extract succeeds requests `passback` for each open one.
 
@@ -33,9 +35,6 @@ from pipeline.graph import (
     sis_writer_tags,
 )
 
-NIGHTLY_HOUR = 2
-
-
 # Steps retry what may pass on a second try (the SIS down for minutes after the client's own
 # retries, a warehouse lock). Deterministic failures (a bad export, a misconfigured district)
 # raise dg.Failure(allow_retries=False); rule rejections never fail a step at all.
@@ -65,9 +64,10 @@ passback_job = dg.define_asset_job(
 
 
 def nightly_schedules(districts: dict[str, DistrictConfig]) -> list[dg.ScheduleDefinition]:
-    """One schedule per district: its extract at 02:00 in the district's time zone."""
+    """One schedule per district: its extract at its nightly time in the district's zone."""
     schedules = []
     for district, config in sorted(districts.items()):
+        hour, minute = config.nightly_time
 
         def _request(context: dg.ScheduleEvaluationContext, district: str = district) -> Any:
             return dg.RunRequest(
@@ -79,12 +79,13 @@ def nightly_schedules(districts: dict[str, DistrictConfig]) -> list[dg.ScheduleD
         schedules.append(dg.ScheduleDefinition(
             name=f"nightly_{district.replace('-', '_')}",
             job=extract_job,
-            cron_schedule=f"0 {NIGHTLY_HOUR} * * *",
+            cron_schedule=f"{minute} {hour} * * *",
             execution_timezone=config.time_zone,
             execution_fn=_request,
-            description=f"Nightly passback for {config.name or district}: extract at "
-            f"{NIGHTLY_HOUR:02d}:00 {config.time_zone}; the grading_period_sensor then runs "
-            "passback for each open grading period.",
+            description=f"Nightly passback for {config.name or district}: extract the Otus "
+            f"export and the SIS (changes only) at {hour:02d}:{minute:02d} {config.time_zone}; "
+            "the grading_period_sensor then runs passback (rules, quality report, SIS sync) "
+            "for each open grading period. Starts stopped: turn it on per district.",
             default_status=dg.DefaultScheduleStatus.STOPPED,
         ))
     return schedules

@@ -24,6 +24,10 @@ class Profile:
     vendor_header_on_v1p2_gradebook: bool
     # The SIS exposes whether a grading period's grading window is open (seed 003).
     exposes_grading_window: bool
+    # Local time of the nightly run: after the SIS refreshes what its OneRoster API serves.
+    # Infinite Campus rebuilds its OneRoster class and student cache from 4:10 local (seed
+    # 003), so a run at 02:00 would read a roster up to a day old.
+    nightly_time: str = "02:00"
 
 
 PROFILES: dict[str, Profile] = {
@@ -33,6 +37,7 @@ PROFILES: dict[str, Profile] = {
         max_concurrency=5,
         vendor_header_on_v1p2_gradebook=True,
         exposes_grading_window=True,
+        nightly_time="05:00",
     ),
     "skyward": Profile(
         name="skyward",

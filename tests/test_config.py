@@ -148,3 +148,25 @@ def test_secret_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PASSBACK_TEST_SECRET")
     with pytest.raises(ConfigError, match="PASSBACK_TEST_SECRET \\(test\\) is not set"):
         secret("PASSBACK_TEST_SECRET", purpose="test")
+
+
+def test_the_nightly_run_follows_the_sis_roster_refresh_unless_the_district_says(
+        tmp_path: Path) -> None:
+    from pipeline.config import DistrictConfig
+    from pipeline.orchestration import nightly_schedules
+
+    campus = DistrictConfig.model_validate(DEMO)  # Infinite Campus: its cache is rebuilt at 4:10
+    other = copy.deepcopy(DEMO) | {"district": "other"}
+    other["sis"] = {key: value for key, value in DEMO["sis"].items() if key != "vendor"} | {
+        "profile": "oneroster"}
+    own = copy.deepcopy(DEMO) | {"district": "own", "schedule": {"nightly_time": "03:45"}}
+    configs = {"demo": campus, "other": DistrictConfig.model_validate(other),
+               "own": DistrictConfig.model_validate(own)}
+
+    crons = {s.name: s.cron_schedule for s in nightly_schedules(configs)}
+
+    assert crons == {"nightly_demo": "0 5 * * *", "nightly_other": "0 2 * * *",
+                     "nightly_own": "45 3 * * *"}
+    assert "05:00 America/Chicago" in nightly_schedules({"demo": campus})[0].description
+    assert any("24-hour local time" in p for p in problems(
+        tmp_path, copy.deepcopy(DEMO) | {"schedule": {"nightly_time": "5am"}}))

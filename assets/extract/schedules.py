@@ -26,7 +26,11 @@ def build_full_refresh_schedule(partitions_def: dg.PartitionsDefinition
 
     @dg.schedule(name="sis_weekly_full_refresh", job=job, cron_schedule=FULL_REFRESH_CRON,
                  execution_timezone="UTC",
-                 default_status=dg.DefaultScheduleStatus.STOPPED)
+                 default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description="Every Sunday 02:00 UTC, each district's SIS tables read in full "
+                             "(not just changes): records the SIS deleted outright, or lost, "
+                             "are noticed, and the next passback run restores what Passback "
+                             "wrote. Starts stopped.")
     def sis_weekly_full_refresh(context: dg.ScheduleEvaluationContext
                                 ) -> Iterator[dg.RunRequest]:
         """One full-refresh run per district, keyed by the scheduled date."""

@@ -77,6 +77,6 @@ def test_graphql_serves_assets_checks_and_schedules(webserver: str) -> None:
     assert {"roster_not_empty", "no_duplicate_keys", "category_mapping_not_empty"} <= checks
     [repository] = data["repositoriesOrError"]["nodes"]
     schedules = {s["name"]: s for s in repository["schedules"]}
-    assert schedules["nightly_demo"]["cronSchedule"] == "0 2 * * *"
+    assert schedules["nightly_demo"]["cronSchedule"] == "0 5 * * *"  # after IC's 4:10 refresh
     assert schedules["nightly_demo"]["executionTimezone"] == "America/Chicago"
     assert {s["name"] for s in repository["sensors"]} == {"grading_period_sensor"}
