@@ -40,11 +40,13 @@ RESULTS = dg.AssetKey(["passback", "results"])
 REJECTIONS = dg.AssetKey(["passback", "rejections"])
 QUALITY_REPORT = dg.AssetKey(["passback", "quality_report"])
 SIS_SYNC = dg.AssetKey(["passback", "sis_sync"])
+SIS_GRADEBOOK = dg.AssetKey(["sis_gradebook"])  # the SIS itself: the sink's target
 
 OTUS_GROUP = "otus_extract"
 SIS_GROUP = "sis_extract"
 RULES_GROUP = "passback_rules"
 SINK_GROUP = "sink"
+TARGET_GROUP = "sis"  # outside Dagster: drawn, never run
 EXTRACT_GROUPS = (OTUS_GROUP, SIS_GROUP)
 PASSBACK_GROUPS = (RULES_GROUP, SINK_GROUP)
 # The rules multi-asset's op: one op writes line items, results and rejections together.

@@ -14,9 +14,11 @@ from pipeline.graph import (
     LINE_ITEMS,
     RESULTS,
     SINK_GROUP,
+    SIS_GRADEBOOK,
     SIS_SYNC,
     SIS_SYNC_JOB,
     SIS_WRITER_TAG,
+    TARGET_GROUP,
     by_district,
     district_grading_period_partitions,
     dry_run_tags,
@@ -44,7 +46,7 @@ NO_SIS_DRIFT = dg.AssetCheckSpec("no_sis_drift", asset=KEY, blocking=False,
                                              "passback.sync_drift (overwritten or kept per "
                                              "the district's sis_edits).")
 # What the sink reads back: the SIS's gradebook as the extract last read it (reconciliation).
-SIS_GRADEBOOK = [by_district(sis_key("line_items")), by_district(sis_key("results"))]
+READ_BACK = [by_district(sis_key("line_items")), by_district(sis_key("results"))]
 NO_SIS_REFUSALS = dg.AssetCheckSpec("no_sis_refusals", asset=KEY, blocking=False,
                                     description="The SIS accepted every write; refusals are in "
                                                 "passback.rejections as sis_rejected.")
@@ -95,7 +97,7 @@ def _tag_dry_run(context: dg.AssetExecutionContext) -> None:
 # output_required=False: a dry run yields an observation instead of the asset's output, so it
 # records no materialization and the sink's freshness still measures the last real sync.
 @dg.asset(
-    key=KEY, deps=[LINE_ITEMS, RESULTS, *SIS_GRADEBOOK],
+    key=KEY, deps=[LINE_ITEMS, RESULTS, *READ_BACK],
     partitions_def=district_grading_period_partitions, group_name=GROUP,
     kinds={"oneroster", "duckdb"}, check_specs=[NO_FAILED_WRITES, NO_SIS_REFUSALS, NO_SIS_DRIFT],
     output_required=False,
@@ -142,6 +144,15 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
         return
     yield dg.MaterializeResult(metadata=_metadata(report, grading_period),
                                check_results=_checks(report))
+
+
+# Where the grades go, drawn so the lineage ends at the SIS: the district's OneRoster
+# gradebook, outside Dagster (never materialized here; the sink's metadata says what it got).
+sis_gradebook = dg.AssetSpec(
+    SIS_GRADEBOOK, deps=[KEY], group_name=TARGET_GROUP, kinds={"oneroster"},
+    description="The district's SIS gradebook (OneRoster line items and results): where "
+                "passback/sis_sync writes. Outside Dagster; read back nightly by "
+                "sis/line_items and sis/results.")
 
 
 # Launch sink runs through this job (or with `sis_writer_tags`) so the instance's run-tag

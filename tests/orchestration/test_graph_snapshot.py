@@ -70,5 +70,7 @@ def test_lineage_reads_from_sources_to_the_sis() -> None:
     # The sink reads what passed the rules, and the SIS's gradebook as last read (reconciling).
     assert assets["passback/sis_sync"]["deps"] == ["passback/line_items", "passback/results",
                                                    "sis/line_items", "sis/results"]
+    # ... and ends at the SIS: its gradebook, drawn (not run) downstream of the sink.
+    assert assets["sis_gradebook"]["deps"] == ["passback/sis_sync"]
     assert assets["passback/sis_sync"]["partitions"] == {
         "district": "StaticPartitionsDefinition", "grading_period": "dynamic:grading_period"}
