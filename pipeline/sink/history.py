@@ -273,6 +273,11 @@ def start_history(connect: Connect, district: str, retention_days: int, folder: 
     trim_history(connect, district, retention_days, log)
 
 
+# passback.sync_runs columns that are no action count.
+_RUN_FIELDS = {"district", "grading_period_sourced_id", "run_id", "dry_run", "closed",
+               "planned_at", "finished_at", "planned_requests", "requests", "write_requests"}
+
+
 def record_run(conn: duckdb.DuckDBPyConnection, *, district: str, grading_period: str,
                run_id: str, dry_run: bool, closed: bool, planned_at: datetime,
                counts: dict[str, int], planned_requests: int) -> None:
@@ -282,9 +287,10 @@ def record_run(conn: duckdb.DuckDBPyConnection, *, district: str, grading_period
         "AND table_name = 'sync_runs'").fetchall()]
     unknown = set(counts) - set(names)
     if unknown:
-        raise ValueError(f"passback.sync_runs has no column for the action(s) {sorted(unknown)}: "
-                         "add them to SINK_TABLES in pipeline/warehouse.py")
+        raise ValueError(f"passback.sync_runs has no column for the action(s) "
+                         f"{sorted(unknown)}: add them to SINK_TABLES in pipeline/warehouse.py")
     values: dict[str, Any] = {
+        **{name: 0 for name in names if name not in _RUN_FIELDS},  # actions not planned
         "district": district, "grading_period_sourced_id": grading_period, "run_id": run_id,
         "dry_run": dry_run, "closed": closed, "planned_at": planned_at,
         "planned_requests": planned_requests, **counts}
