@@ -122,22 +122,24 @@ DESCRIPTION_CHARS = 500
 
 
 def event_table(outcomes: list[Outcome]) -> pa.Table:
-    """passback.sync_events rows of journaled outcomes, one per request."""
-    columns: dict[str, list] = {name: [] for name in EVENT_SCHEMA.names}
-    for o in outcomes:
-        description = o.description or o.last_error
-        row = {"district": o.district, "run_id": o.run_id, "seq": o.seq,
-               "requested_at": o.requested_at or o.sent_at, "answered_at": o.sent_at,
-               "entity": o.entity, "sourced_id": o.sourced_id,
-               "grading_period_sourced_id": o.grading_period_sourced_id,
-               "line_item_sourced_id": o.line_item_sourced_id,
-               "class_sourced_id": o.class_sourced_id,
-               "student_sourced_id": o.student_sourced_id, "action": o.action or "",
-               "payload_hash": o.payload_hash, "http_status": o.http_status,
-               "description": description[:DESCRIPTION_CHARS] if description else None,
-               "attempts": o.attempts, "state": o.state}
-        for name, value in row.items():
-            columns[name].append(value)
+    """passback.sync_events rows of journaled outcomes, one per request (built column by
+    column, as the ledger batch is, to hold the GIL briefly)."""
+    descriptions = [o.description or o.last_error for o in outcomes]
+    columns = {
+        "district": [o.district for o in outcomes], "run_id": [o.run_id for o in outcomes],
+        "seq": [o.seq for o in outcomes],
+        "requested_at": [o.requested_at or o.sent_at for o in outcomes],
+        "answered_at": [o.sent_at for o in outcomes], "entity": [o.entity for o in outcomes],
+        "sourced_id": [o.sourced_id for o in outcomes],
+        "grading_period_sourced_id": [o.grading_period_sourced_id for o in outcomes],
+        "line_item_sourced_id": [o.line_item_sourced_id for o in outcomes],
+        "class_sourced_id": [o.class_sourced_id for o in outcomes],
+        "student_sourced_id": [o.student_sourced_id for o in outcomes],
+        "action": [o.action or "" for o in outcomes],
+        "payload_hash": [o.payload_hash for o in outcomes],
+        "http_status": [o.http_status for o in outcomes],
+        "description": [d[:DESCRIPTION_CHARS] if d else None for d in descriptions],
+        "attempts": [o.attempts for o in outcomes], "state": [o.state for o in outcomes]}
     return pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
 
 
