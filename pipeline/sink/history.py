@@ -65,6 +65,15 @@ def journal_path(folder: Path, district: str, run_id: str) -> Path:
     return folder / f"sync_{_safe(district)}_{_safe(run_id)}.journal"
 
 
+def first_seq(connect: Connect, district: str, run_id: str) -> int:
+    """The number of a run's first request: 1, or after those a previous attempt of the same
+    run (a Dagster step retry) recorded, so (run, number) names one request."""
+    with connect() as conn:
+        row = conn.execute("SELECT max(seq) FROM passback.sync_events WHERE district = ? AND "
+                           "run_id = ?", [district, run_id]).fetchone()
+    return int(row[0]) + 1 if row and row[0] is not None else 1
+
+
 def people(entity: str, record: dict[str, Any] | None) -> tuple[str | None, str | None]:
     """(class sourcedId, student sourcedId) a record names, where it names them."""
     if record is None:
@@ -88,13 +97,13 @@ class Journal:
 
     Thread-safe: each line is one `os.write` on an `O_APPEND` descriptor."""
 
-    def __init__(self, folder: Path, district: str, run_id: str) -> None:
+    def __init__(self, folder: Path, district: str, run_id: str, first_seq: int = 1) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         folder.chmod(0o700)
         self.path = journal_path(folder, district, run_id)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
                            0o600)
-        self._seq = itertools.count(1)
+        self._seq = itertools.count(first_seq)
         self._lock = threading.Lock()
         self.requests = 0
         self.answers = 0

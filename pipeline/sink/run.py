@@ -35,6 +35,7 @@ from pipeline.sink.execute import Execution, GradebookWriter, Log
 from pipeline.sink.history import (
     Journal,
     finish_run,
+    first_seq,
     journal_folder,
     record_run,
     settle_journal,
@@ -186,7 +187,8 @@ def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str
           config: DistrictConfig, log: Log, progress_interval: float,
           requests: Callable[[], int], journal_dir: Path) -> SyncCounters:
     start = requests()
-    journal = Journal(journal_dir, plan.district, run_id)
+    journal = Journal(journal_dir, plan.district, run_id,
+                      first_seq(connect, plan.district, run_id))
     ledger = LedgerWriter(connect)
     try:
         execution = Execution(plan, client, ledger, run_id, _workers(config, client),

@@ -12,13 +12,14 @@ import pytest
 
 from pipeline.sink.history import (
     Journal,
+    first_seq,
     ingest_left_journals,
     record_run,
     settle_journal,
     trim_history,
 )
 from pipeline.sink.ledger import SENT, Outcome, write_outcomes
-from pipeline.sink.lookup import plan_changes, record_changes
+from pipeline.sink.lookup import plan_changes, record_changes, resolve_grading_period
 from pipeline.sink.plan import ACTIONS, Action, SyncPlan
 from pipeline.warehouse import connect
 from tests.sink.helpers import DISTRICT, GP_FALL, connector, events
@@ -173,3 +174,25 @@ def test_plan_changes_take_drift_from_the_action_and_updates_from_the_plan_histo
     assert shown["res-2"].changes == [("score", "4.0", "9.5")]
     assert shown["res-3"].as_dict()["changes"] == [{"field": "score", "old": "3.0",
                                                     "new": "8.0"}]
+
+
+def test_a_retried_run_numbers_its_requests_after_the_first_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    assert first_seq(connector(path), DISTRICT, "run-1") == 1
+    with connect(path) as conn:
+        write_outcomes(conn, [_outcome(1, "res-1"), _outcome(2, "res-2")])
+    assert first_seq(connector(path), DISTRICT, "run-1") == 3
+    assert first_seq(connector(path), "elsewhere", "run-1") == 1
+
+
+def test_a_grading_period_is_named_by_sourced_id_or_partition_key(tmp_path: Path) -> None:
+    with connect(tmp_path / "warehouse.duckdb") as conn:
+        conn.execute("INSERT INTO passback.grading_period_partitions VALUES (?, 'Q1_2026', "
+                     "'gp/q1 2026')", [DISTRICT])
+        write_outcomes(conn, [_outcome(1, "res-1")])  # a ledger row in gp-fall
+        assert resolve_grading_period(conn, DISTRICT, "Q1_2026") == "gp/q1 2026"
+        assert resolve_grading_period(conn, DISTRICT, GP_FALL) == GP_FALL
+        with pytest.raises(ValueError, match="district testdist has no grading period 'Q9' "
+                           r"\(by sourcedId or partition key\); with accepted or ledger rows: "
+                           "gp-fall"):
+            resolve_grading_period(conn, DISTRICT, "Q9")
