@@ -140,11 +140,6 @@ class Journal:
         """Close the file (it stays until removed or ingested)."""
         os.close(self._fd)
 
-    def remove(self) -> None:
-        """Close and delete the journal (every event it holds is in the warehouse)."""
-        self.close()
-        self.path.unlink(missing_ok=True)
-
 
 # The journal read back by DuckDB (a killed first sync may leave millions of lines): the run
 # line names district and run, request lines join their answer lines by number. A line torn
