@@ -1,7 +1,8 @@
 """`passback`: the command line. Each sub-command lives beside the code it drives and
 registers itself here; heavy imports (Dagster) happen only when a command runs.
 
-The production commands (`check-config`, `run`) are in `passback.commands`. The tooling ones
+The production commands (`check-config`, `run`) are in `passback.commands`, `plan` and
+`history` in `passback.history`. The tooling ones
 (`sandbox`, `generate`, `demo`, `bench`) live in the `tooling` package and are found through
 the `passback.commands` entry points, so production never imports tooling.
 """
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from passback import commands
+from passback import commands, history
 
 ENTRY_POINT_GROUP = "passback.commands"
 TOOLING_EXTRA = "tooling"
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register(subparsers)
+    history.register(subparsers)
     for entry in _tooling_commands():
         try:
             register = entry.load()

@@ -96,7 +96,10 @@ PASSBACK_TABLES: dict[str, str] = {
 
 
 # What the sink writes (pipeline/sink, assets/sink): one ledger row per SIS object, upserted
-# as outcomes arrive, and the latest plan per district and grading period (dry runs too).
+# as outcomes arrive; one event per write request, appended as outcomes arrive; one row per
+# run and partition with the count of every action; and every run's plan (dry runs too) less
+# its `unchanged` rows. Events, plans and runs are trimmed after the district's
+# `history_retention_days` (pipeline/sink/history.py; docs/sink.md, "History").
 SINK_TABLES: dict[str, str] = {
     "sync_ledger": """
         district VARCHAR NOT NULL, entity VARCHAR NOT NULL, sourced_id VARCHAR NOT NULL,
@@ -120,6 +123,26 @@ SINK_TABLES: dict[str, str] = {
         decision VARCHAR NOT NULL, first_seen_at TIMESTAMPTZ NOT NULL,
         last_seen_at TIMESTAMPTZ NOT NULL, resolved_at TIMESTAMPTZ, run_id VARCHAR NOT NULL,
         PRIMARY KEY (district, entity, sourced_id, field)""",
+    # Append-only: (run_id, seq) names one request; `state` is the ledger state it led to,
+    # or `unanswered` when the run died between sending it and hearing back.
+    "sync_events": """
+        district VARCHAR NOT NULL, run_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
+        requested_at TIMESTAMPTZ NOT NULL, answered_at TIMESTAMPTZ, entity VARCHAR NOT NULL,
+        sourced_id VARCHAR NOT NULL, grading_period_sourced_id VARCHAR,
+        line_item_sourced_id VARCHAR, class_sourced_id VARCHAR, student_sourced_id VARCHAR,
+        action VARCHAR NOT NULL, payload_hash VARCHAR, http_status INTEGER,
+        description VARCHAR, attempts INTEGER, state VARCHAR NOT NULL""",
+    # One row per run and partition; the action columns are pipeline.sink.plan.ACTIONS.
+    "sync_runs": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL, dry_run BOOLEAN NOT NULL, closed BOOLEAN NOT NULL,
+        planned_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ,
+        "create" BIGINT NOT NULL, "update" BIGINT NOT NULL, restore BIGINT NOT NULL,
+        overwrite BIGINT NOT NULL, "delete" BIGINT NOT NULL, unchanged BIGINT NOT NULL,
+        kept BIGINT NOT NULL, refused BIGINT NOT NULL, blocked BIGINT NOT NULL,
+        invalid BIGINT NOT NULL, stopped BIGINT NOT NULL, frozen BIGINT NOT NULL,
+        planned_requests BIGINT NOT NULL, requests BIGINT, write_requests BIGINT,
+        PRIMARY KEY (district, grading_period_sourced_id, run_id)""",
 }
 
 

@@ -5,7 +5,8 @@ iterator; each calls the OneRoster writer, whose transport retries 429 / 5xx / t
 backoff (honouring `Retry-After`), renews an OAuth 2 token once on 401, and holds the
 district's shared rate and in-flight budget. Every outcome goes to the ledger writer at once.
 The calling thread only waits and logs progress at a steady interval, so Dagster's log calls
-stay on the thread that owns the step.
+stay on the thread that owns the step. With a journal (pipeline/sink/history.py), each
+request is noted before it is sent and its answer after, so a kill -9 loses no event.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from pipeline.oneroster import OneRosterAuthError, OneRosterError, WriteOutcome
+from pipeline.sink.history import Journal, people
 from pipeline.sink.ledger import DELETED, FAILED, REJECTED, SENT, Outcome
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS
 from pipeline.sink.plan import PUTS, Action, SyncPlan
@@ -58,6 +60,7 @@ class Execution:
     requests: Callable[[], int]  # requests sent so far (retries included)
     log: Log
     progress_interval: float = 5.0
+    journal: Journal | None = None
     counters: SyncCounters = field(default_factory=SyncCounters)
     accepted_line_items: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -116,32 +119,68 @@ class Execution:
                 self._abort = error
 
     def _send(self, action: Action) -> None:
+        record = None if action.action == "delete" else action.record
+        request = _Request(action, datetime.now(UTC), *people(action.entity, record))
+        if self.journal is not None:
+            request.seq = self.journal.request(
+                entity=action.entity, sourced_id=action.sourced_id, action=action.action,
+                at=request.at, grading_period=action.grading_period_sourced_id,
+                line_item=action.line_item_sourced_id, payload_hash=action.payload_hash,
+                class_sourced_id=request.class_sourced_id,
+                student_sourced_id=request.student_sourced_id)
         try:
             if action.action == "delete":
                 outcome = self.client.delete(action.entity, action.sourced_id)
             else:
-                record = action.record
                 assert record is not None
                 outcome = self.client.put(action.entity, action.sourced_id, record)
-        except OneRosterAuthError:
+        except OneRosterAuthError as error:
+            # Not an outcome of this object (the credentials fail every request alike), so
+            # no ledger row; the journal still says how the SIS answered this request.
+            self._note_answer(request, FAILED, getattr(error, "status", None), 1, str(error))
             raise
         except OneRosterError as error:
-            self._finish(action, FAILED, error.status, 0, str(error))
+            self._finish(request, FAILED, error.status, 0, str(error))
             return
-        self._finish(action, *_classify(action, outcome))
+        self._finish(request, *_classify(action, outcome),
+                     description=outcome.imsx.description if outcome.imsx else None)
 
-    def _finish(self, action: Action, state: str, status: int | None, retries: int,
-                error: str | None) -> None:
+    def _note_answer(self, request: _Request, state: str, status: int | None, attempts: int,
+                     description: str | None) -> datetime:
+        answered = datetime.now(UTC)
+        if self.journal is not None and request.seq is not None:
+            self.journal.answer(request.seq, at=answered, status=status, state=state,
+                                attempts=attempts, description=description)
+        return answered
+
+    def _finish(self, request: _Request, state: str, status: int | None, retries: int,
+                error: str | None, description: str | None = None) -> None:
+        action = request.action
         if state == SENT and action.entity == LINE_ITEMS:
             with self._lock:
                 self.accepted_line_items.add(action.sourced_id)
+        description = description or error
+        answered = self._note_answer(request, state, status, 1 + retries, description)
         self.ledger.record(Outcome(
             self.plan.district, action.entity, action.sourced_id,
             action.grading_period_sourced_id, action.line_item_sourced_id,
-            action.payload_hash, state, status, 1 + retries, error, datetime.now(UTC),
-            self.run_id))
+            action.payload_hash, state, status, 1 + retries, error, answered,
+            self.run_id, seq=request.seq, action=action.action, requested_at=request.at,
+            class_sourced_id=request.class_sourced_id,
+            student_sourced_id=request.student_sourced_id, description=description))
         self.counters.add({SENT: "sent", DELETED: "deleted", REJECTED: "refused",
                            FAILED: "failed"}[state], retries)
+
+
+@dataclass
+class _Request:
+    """One write request in flight: what it is about, when it left, its journal number."""
+
+    action: Action
+    at: datetime
+    class_sourced_id: str | None
+    student_sourced_id: str | None
+    seq: int | None = None
 
 
 def _classify(action: Action, outcome: WriteOutcome) -> tuple[str, int, int, str | None]:

@@ -49,6 +49,15 @@ class Outcome:
     last_error: str | None
     sent_at: datetime
     run_id: str
+    # The request's own row in passback.sync_events (see pipeline/sink/history.py): its
+    # number in the run's journal (None: not journaled, no event), what was asked, when, who
+    # it concerns where the record names them, and the SIS's description even on success.
+    seq: int | None = None
+    action: str | None = None
+    requested_at: datetime | None = None
+    class_sourced_id: str | None = None
+    student_sourced_id: str | None = None
+    description: str | None = None
 
 
 _SCHEMA = pa.schema([
@@ -78,7 +87,8 @@ ON CONFLICT (district, entity, sourced_id) DO UPDATE SET
 
 
 def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:
-    """Upsert outcomes in one transaction (the last outcome per object wins)."""
+    """Upsert outcomes in one transaction (the last outcome per object wins), and append
+    each journaled outcome's request to passback.sync_events in the same transaction."""
     latest: dict[tuple[str, str, str], Outcome] = {}
     for outcome in outcomes:
         key = (outcome.district, outcome.entity, outcome.sourced_id)
@@ -89,10 +99,66 @@ def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> 
     # per batch, stalling the HTTP workers that share this process.
     batch = pa.Table.from_pydict({name: [getattr(o, name) for o in latest.values()]
                                   for name in _SCHEMA.names}, schema=_SCHEMA)
+    events = event_table([o for o in outcomes if o.seq is not None])
     with transaction(conn):
         conn.register("ledger_batch", batch)
         conn.execute(_UPSERT)
         conn.unregister("ledger_batch")
+        if events.num_rows:
+            append_events(conn, events)
+
+
+EVENT_SCHEMA = pa.schema([
+    ("district", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+    ("requested_at", pa.timestamp("us", tz="UTC")), ("answered_at", pa.timestamp("us", tz="UTC")),
+    ("entity", pa.string()), ("sourced_id", pa.string()),
+    ("grading_period_sourced_id", pa.string()), ("line_item_sourced_id", pa.string()),
+    ("class_sourced_id", pa.string()), ("student_sourced_id", pa.string()),
+    ("action", pa.string()), ("payload_hash", pa.string()), ("http_status", pa.int32()),
+    ("description", pa.string()), ("attempts", pa.int32()), ("state", pa.string()),
+])
+# The SIS's description is free text: kept short in the journal and the events.
+DESCRIPTION_CHARS = 500
+
+
+def event_table(outcomes: list[Outcome]) -> pa.Table:
+    """passback.sync_events rows of journaled outcomes, one per request (built column by
+    column, as the ledger batch is, to hold the GIL briefly)."""
+    descriptions = [o.description or o.last_error for o in outcomes]
+    columns = {
+        "district": [o.district for o in outcomes], "run_id": [o.run_id for o in outcomes],
+        "seq": [o.seq for o in outcomes],
+        "requested_at": [o.requested_at or o.sent_at for o in outcomes],
+        "answered_at": [o.sent_at for o in outcomes], "entity": [o.entity for o in outcomes],
+        "sourced_id": [o.sourced_id for o in outcomes],
+        "grading_period_sourced_id": [o.grading_period_sourced_id for o in outcomes],
+        "line_item_sourced_id": [o.line_item_sourced_id for o in outcomes],
+        "class_sourced_id": [o.class_sourced_id for o in outcomes],
+        "student_sourced_id": [o.student_sourced_id for o in outcomes],
+        "action": [o.action or "" for o in outcomes],
+        "payload_hash": [o.payload_hash for o in outcomes],
+        "http_status": [o.http_status for o in outcomes],
+        "description": [d[:DESCRIPTION_CHARS] if d else None for d in descriptions],
+        "attempts": [o.attempts for o in outcomes], "state": [o.state for o in outcomes]}
+    return pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
+
+
+def append_events(conn: duckdb.DuckDBPyConnection, events: pa.Table, *,
+                  skip_known: bool = False) -> int:
+    """Append events to passback.sync_events; returns how many went in. The caller holds
+    the transaction. `skip_known` leaves out requests already there (by district, run and
+    request number): for a journal read back, not for the writer's own fresh outcomes."""
+    known = """
+        WHERE NOT EXISTS (SELECT 1 FROM passback.sync_events e
+                          WHERE e.district = b.district AND e.run_id = b.run_id
+                            AND e.seq = b.seq)""" if skip_known else ""
+    conn.register("event_batch", events)
+    try:
+        row = conn.execute(
+            f"INSERT INTO passback.sync_events SELECT b.* FROM event_batch b{known}").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.unregister("event_batch")
 
 
 def is_lock_conflict(error: Exception) -> bool:

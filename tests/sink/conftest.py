@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sink.helpers import ENV, Gradebook, roster_tables
+from tests.sink.helpers import ENV, Gradebook, district_config, mappings_for, roster_tables
 from tooling.sandbox import SandboxSIS
 from tooling.sandbox.bundle import write_bundle
 
@@ -42,3 +42,11 @@ def sandbox(bundle: Path, credentials_env: None) -> Iterator[SandboxSIS]:
     """A plain OneRoster sandbox on loopback, no faults."""
     with SandboxSIS(bundle, profile="oneroster") as sis:
         yield sis
+
+
+@pytest.fixture
+def cli(gradebook: Gradebook, sandbox: SandboxSIS, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `passback` commands see the test district (on the sandbox) and its warehouse."""
+    mappings = mappings_for(gradebook.path.parent / "mappings", district_config(sandbox))
+    monkeypatch.setenv("PASSBACK_MAPPINGS_DIR", str(mappings))
+    monkeypatch.setenv("PASSBACK_WAREHOUSE", str(gradebook.path))

@@ -230,3 +230,22 @@ def ledger(path: Path) -> dict[str, tuple[str, int | None, str | None]]:
         rows = conn.execute("SELECT sourced_id, state, http_status, last_error "
                             "FROM passback.sync_ledger").fetchall()
     return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def mappings_for(folder: Path, config: DistrictConfig) -> Path:
+    """A mappings folder holding the district file of `config` (for the `passback` commands)."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{config.district}.yaml").write_text(
+        yaml.safe_dump(config.model_dump(mode="json", exclude_unset=True)))
+    return folder
+
+
+def events(path: Path, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Rows of passback.sync_events (of one run when named), oldest first."""
+    with connect(path) as conn:
+        cursor = conn.execute("SELECT * FROM passback.sync_events WHERE run_id = coalesce(?, "
+                              "run_id) ORDER BY requested_at, seq", [run_id])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

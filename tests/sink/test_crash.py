@@ -77,3 +77,37 @@ def test_a_killed_sync_resumes_where_it_stopped(bundle: Path, credentials_env: N
         assert sorted(r["sourcedId"] for r in sis.store.results()) == \
             sorted(r["sourced_id"] for r in gradebook.results)
         assert sync(gradebook, district_config(sis)).requests == 0
+
+
+def test_a_killed_sync_loses_no_event(bundle: Path, credentials_env: None,
+                                      gradebook: Gradebook) -> None:
+    """Every write request the SIS received from the killed run has its row in
+    passback.sync_events once the next sync ran, answered or `unanswered`."""
+    gradebook.add_line_items(40)
+    gradebook.save()
+    journal = gradebook.path.parent / "journal"
+    with SandboxSIS(bundle, faults="latency_ms=25") as sis:
+        _run_and_kill(gradebook, sis, 40 + 120)
+        time.sleep(0.3)  # a request already on the wire still reaches the SIS
+        received = Counter(path.rsplit("/", 1)[1] for _, path, _ in writes(sis))
+        [left] = list(journal.iterdir())  # the dead run's journal, owner-only
+        assert left.stat().st_mode & 0o777 == 0o600 and journal.stat().st_mode & 0o777 == 0o700
+        assert _events(gradebook.path) < sum(received.values())  # the ledger lagged behind
+
+        sync(gradebook, district_config(sis), run_id="next")
+
+    with duckdb.connect(str(gradebook.path), read_only=True) as conn:
+        rows = conn.execute("SELECT sourced_id, state FROM passback.sync_events "
+                            "WHERE run_id <> 'next'").fetchall()
+    recorded = Counter(sourced_id for sourced_id, _ in rows)
+    assert all(recorded[sourced_id] >= n for sourced_id, n in received.items()), \
+        {s: (n, recorded[s]) for s, n in received.items() if recorded[s] < n}
+    # Journaled but not answered: in flight at the kill (two workers, one spare each).
+    assert sum(1 for _, state in rows if state == "unanswered") <= 4
+    assert list(journal.iterdir()) == []
+
+
+def _events(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        row = conn.execute("SELECT count(*) FROM passback.sync_events").fetchone()
+        return int(row[0]) if row else 0
