@@ -4,6 +4,7 @@ edited in it. All over real HTTP against the sandbox, with a real warehouse file
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from checks.report.data import load_report_data
 from checks.report.render import markdown_summary, write_report
+from passback.cli import main
 from pipeline.sink import run_sync
 from pipeline.warehouse import connect
 from tests.sink.helpers import (
@@ -229,3 +231,25 @@ def test_a_value_the_sis_stores_its_own_way_is_sent_again_once_not_every_night(
         ("score", "7.333", "7.33", "kept")
     read_sis_gradebook(gradebook, config)
     assert sync(gradebook, config).requests == 0  # and so every night after
+
+
+def test_passback_plan_shows_restores_and_edits_in_the_sis(
+        sandbox: SandboxSIS, gradebook: Gradebook, cli: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = _first_sync(gradebook, sandbox)
+    edited, lost = gradebook.results[2], gradebook.results[5]
+    _edit_in_sis(sandbox, edited["sourced_id"], 1.0)
+    sandbox.store.delete("results", lost["sourced_id"])
+    read_sis_gradebook(gradebook, config, full=True)
+    requests = len(sandbox.request_log)
+
+    assert main(["plan", "--district", config.district, "--as-of", AS_OF.isoformat(),
+                 "--format", "json"]) == 0
+
+    [period] = json.loads(capsys.readouterr().out)["grading_periods"]
+    actions = {a["sourced_id"]: a for a in period["actions"]}
+    assert period["counts"]["overwrite"] == 1 and period["counts"]["restore"] == 1
+    assert actions[edited["sourced_id"]]["changes"] == [
+        {"field": "score", "old": "1.0", "new": str(float(edited["score"]))}]
+    assert actions[lost["sourced_id"]]["action"] == "restore"
+    assert len(sandbox.request_log) == requests  # a plan sends nothing
