@@ -7,22 +7,64 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipeline.config import ConfigError, load_districts, mappings_dir
+from pipeline.config import ConfigError, DistrictConfig, load_districts, mappings_dir
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    """Every district file valid, every secret variable set, and (`--connect`) every SIS
+    answering with the district's credentials: what a run would trip on, said before it runs.
+    Exit 0 when all is well, 2 for configuration problems, 1 when a SIS cannot be reached."""
     folder = Path(args.mappings) if args.mappings else mappings_dir()
+    if not folder.is_dir():
+        print(f"the mappings folder {folder} does not exist (set PASSBACK_MAPPINGS_DIR or pass "
+              "--mappings)", file=sys.stderr)
+        return 2
     try:
         districts = load_districts(folder)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not districts:
+        print(f"no district files (*.yaml) in {folder}", file=sys.stderr)
+        return 2
+    unset = {name: config.missing_secrets() for name, config in districts.items()}
     for config in districts.values():
         sis = config.sis
         print(f"{config.district}: {sis.profile}, OneRoster {sis.oneroster_version}, "
               f"{sis.auth.kind}, {sis.rostering_base}")
-    print(f"{len(districts)} district(s) in {folder}: OK")
+        if unset[config.district]:
+            print(f"  {config.district}: unset environment variable(s) "
+                  f"{', '.join(unset[config.district])} (the district's secrets)",
+                  file=sys.stderr)
+    if any(unset.values()):
+        return 2
+    if args.connect:
+        failed = [config.district for config in districts.values() if not _connects(config)]
+        if failed:
+            print(f"{len(failed)} of {len(districts)} district(s) could not read their SIS: "
+                  f"{', '.join(failed)}", file=sys.stderr)
+            return 1
+    print(f"{len(districts)} district(s) in {folder}: OK"
+          + (", each SIS answered" if args.connect else ""))
     return 0
+
+
+def _connects(config: DistrictConfig) -> bool:
+    """Get a token and read one small collection of each SIS service (orgs from rostering,
+    categories from the gradebook); say what failed and where, in one line."""
+    from pipeline.oneroster import OneRosterResource
+
+    for entity in ("orgs", "categories"):
+        try:
+            with OneRosterResource(max_retries=1).reader(config) as client:
+                found = len(client.records(entity))
+        except Exception as exc:  # noqa: BLE001 - reported, one line per district
+            print(f"  {config.district}: reading {entity} from {config.sis.base_url} failed: "
+                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                  file=sys.stderr)
+            return False
+        print(f"  {config.district}: {entity}: {found} read")
+    return True
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -51,6 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser(
         "check-config", help="validate every district file and list the districts")
     check.add_argument("--mappings", help="folder of district YAML files (default: mappings/)")
+    check.add_argument("--connect", action="store_true",
+                       help="also get a token and read from each district's SIS")
     check.set_defaults(func=_check_config)
 
     run = subparsers.add_parser(

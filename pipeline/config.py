@@ -328,6 +328,16 @@ class DistrictConfig(_Strict):
         hour, minute = clock.split(":")
         return int(hour), int(minute)
 
+    def secret_names(self) -> list[str]:
+        """The environment variables this district reads its secrets from (names only)."""
+        blocks = [self.sis.auth, *([self.sis.vendor] if self.sis.vendor else [])]
+        return [getattr(block, name) for block in blocks
+                for name in type(block).model_fields if name.endswith("_env")]
+
+    def missing_secrets(self) -> list[str]:
+        """The names of those variables that are unset or empty here (never their values)."""
+        return [name for name in self.secret_names() if not os.environ.get(name)]
+
     def export_location(self) -> str:
         """The Otus export folder as DuckDB should read it (relative paths from the YAML)."""
         location = self.otus.export

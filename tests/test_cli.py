@@ -124,3 +124,28 @@ def test_history_formats() -> None:
         "2026-11-02T15:00:00+00:00"
     table = format_history([row], "table").splitlines()
     assert "payload_hash" not in table[0] and table[2].endswith("score above the maximum")
+
+
+def test_check_config_fails_on_a_missing_folder(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--mappings", str(tmp_path / "nowhere")]) == 2
+    assert f"the mappings folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+    assert main(["check-config", "--mappings", str(tmp_path)]) == 2
+    assert "no district files" in capsys.readouterr().err
+
+
+def test_check_config_names_unset_secret_variables_never_values(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = (Path(__file__).resolve().parents[1] / "mappings" / "demo.yaml").read_text()
+    (tmp_path / "demo.yaml").write_text(demo)
+    for suffix in ("CLIENT_ID", "CLIENT_SECRET", "VENDOR_KEY", "VENDOR_SECRET"):
+        name = f"PASSBACK_DEMO_{suffix}"
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PASSBACK_DEMO_CLIENT_ID", "id-value-123")
+
+    assert main(["check-config", "--mappings", str(tmp_path)]) == 2
+
+    out = capsys.readouterr()
+    assert "PASSBACK_DEMO_CLIENT_SECRET" in out.err and "PASSBACK_DEMO_VENDOR_SECRET" in out.err
+    assert "PASSBACK_DEMO_CLIENT_ID," not in out.err and "id-value-123" not in out.err + out.out
