@@ -77,7 +77,7 @@ class MassChange:
 
     @property
     def share(self) -> float:
-        """New removals over what the SIS holds from Passback (0 when it holds nothing)."""
+        """New removals over what the SIS holds from Passback (0 when nothing is removed)."""
         if not self.held:
             return 1.0 if self.removals else 0.0
         return self.removals / self.held
@@ -177,11 +177,12 @@ def guard_mass_change(connect: Connect, plan: SyncPlan, config: DistrictConfig, 
             return decision
         where = f"{plan.district} / {plan.grading_period_sourced_id}"
         if decision.held_back and not allowed:
-            raise MassChangeError(
-                f"mass change held for {where}: " + "; ".join(decision.reasons())
-                + f". Nothing was sent; the plan is in passback.sync_plan (run {run_id}). If "
-                "this is intended, run again with `passback run --allow-mass-change` (or the "
-                "sink's run config `allow_mass_change: true`).")
+            message = (f"mass change held for {where}: " + "; ".join(decision.reasons())
+                       + f". Nothing was sent; the plan is in passback.sync_plan (run {run_id}). "
+                       "If this is intended, run again with `passback run --allow-mass-change` "
+                       "(or the sink's run config `allow_mass_change: true`).")
+            log(message)  # said in the run's log as a line, not only in a traceback
+            raise MassChangeError(message)
         if decision.held_back:
             log(f"mass change confirmed for {where} (--allow-mass-change): "
                 + "; ".join(decision.reasons()))

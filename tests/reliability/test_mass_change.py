@@ -64,11 +64,14 @@ def test_header_only_class_assignments_is_held_until_confirmed(workspace: Worksp
         confirmed = passback_run(workspace, "--allow-mass-change")
         sent_when_confirmed = deletes(sis, start)
         left = len(sis.store.line_items()), len(sis.store.results())
+    said = [line.strip() for line in (held.stdout + held.stderr).splitlines()
+            if "mass change held" in line][:1]
     summary = [f"- SIS (line items, results) after the first run: {held_before}",
                f"- header-only class_assignments.csv: exit {held.returncode}, "
                f"DELETEs by status {sent_while_held}, SIS after: {held_after}",
                f"- with --allow-mass-change: exit {confirmed.returncode}, "
-               f"DELETEs by status {sent_when_confirmed}, SIS after: {left}"]
+               f"DELETEs by status {sent_when_confirmed}, SIS after: {left}",
+               f"- what the held run said: {said[0] if said else '(nothing)'}"]
     write_report("mass_change_header_only_class_assignments", summary)
     report = "\n".join(summary)
     assert held.returncode != 0, f"{report}\n{held.tail()}"
