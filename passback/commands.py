@@ -80,7 +80,8 @@ def run_command(args: argparse.Namespace) -> int:
         outcome = run_district(
             args.district, grading_period=args.grading_period,
             as_of=date.fromisoformat(args.as_of) if args.as_of else None,
-            dry_run=args.dry_run, full_refresh=args.full_refresh)
+            dry_run=args.dry_run, full_refresh=args.full_refresh,
+            allow_mass_change=args.allow_mass_change)
     except (ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -105,6 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--grading-period", help="a grading period sourcedId or partition key")
     run.add_argument("--as-of", help="YYYY-MM-DD (default: today in the district's time zone)")
     run.add_argument("--dry-run", action="store_true", help="plan the sync, send nothing")
+    run.add_argument("--allow-mass-change", action="store_true",
+                     help="confirm a sync that deletes or stops passing back more than the "
+                     "district's mass_change_share, or follows an emptied export file")
     run.add_argument("--full-refresh", action="store_true",
                      help="reload the SIS from scratch instead of since the last cursor")
     run.set_defaults(func=run_command)

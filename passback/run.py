@@ -18,9 +18,11 @@ from pipeline.graph import (
     EXTRACT_JOB,
     GRADING_PERIODS,
     PASSBACK_JOB,
+    SIS_SYNC,
     TRIGGER_TAG,
     dry_run_tags,
     full_refresh_run_config,
+    op_name,
     owner_tags,
     passback_partition,
     passback_run_config,
@@ -98,13 +100,15 @@ def run_district(
     as_of: date | None = None,
     dry_run: bool = False,
     full_refresh: bool = False,
+    allow_mass_change: bool = False,
     instance: dg.DagsterInstance | None = None,
     log: Log = print,
 ) -> DistrictOutcome:
     """Extract one district, then run passback for its open grading periods (or the one named).
 
     A named grading period that is closed still runs: it extracts and reports, and the sink
-    never writes a closed period.
+    never writes a closed period. `allow_mass_change` confirms syncs the mass-change
+    safeguard would hold.
     """
     from passback.definitions import defs  # loads the code location: only when running
     from pipeline.instance import instance as project_instance
@@ -130,19 +134,22 @@ def run_district(
     instance.add_dynamic_partitions(GRADING_PERIODS, [p.partition_key for p in known])
     chosen = _select(known, grading_period, as_of)
     outcome.skipped = [p for p in known if p not in chosen]
-    outcome.periods = [_run_grading_period(defs, instance, config, selected, as_of, dry_run, log)
-                       for selected in chosen]
+    outcome.periods = [_run_grading_period(defs, instance, config, selected, as_of, dry_run, log,
+                                           allow_mass_change) for selected in chosen]
     return outcome
 
 
 def _run_grading_period(defs: dg.Definitions, instance: dg.DagsterInstance,
                         config: DistrictConfig, grading_period: GradingPeriod, as_of: date,
-                        dry_run: bool, log: Log) -> PeriodOutcome:
+                        dry_run: bool, log: Log, allow_mass_change: bool = False,
+                        ) -> PeriodOutcome:
     state = "closed: report only, no SIS writes" if grading_period.closed else "open"
     log(f"{config.district}: grading period {grading_period.sourced_id} "
         f"({grading_period.title}, {state})")
     # Without --dry-run the district's own passback.dry_run setting decides.
     run_config = {**QUIET, **passback_run_config(as_of, dry_run=dry_run)}
+    if allow_mass_change:
+        run_config["ops"][op_name(SIS_SYNC)]["config"]["allow_mass_change"] = True
     result = defs.resolve_job_def(PASSBACK_JOB).execute_in_process(
         partition_key=passback_partition(config.district, grading_period.partition_key),
         instance=instance, run_config=run_config, raise_on_error=False,

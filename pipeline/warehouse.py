@@ -108,6 +108,12 @@ SINK_TABLES: dict[str, str] = {
         attempts INTEGER NOT NULL, last_error VARCHAR, first_sent_at TIMESTAMPTZ,
         last_sent_at TIMESTAMPTZ, run_id VARCHAR,
         PRIMARY KEY (district, entity, sourced_id)""",
+    # The removals (and empty Otus entities) a sync of the partition last let through the
+    # mass-change safeguard (pipeline/sink/safeguards.py): only new ones are counted again.
+    "mass_change_confirmed": """
+        district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL, sourced_id VARCHAR, action VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL, confirmed_at TIMESTAMPTZ NOT NULL""",
     "sync_plan": """
         district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,
         run_id VARCHAR NOT NULL, planned_at TIMESTAMPTZ NOT NULL, dry_run BOOLEAN NOT NULL,
@@ -165,6 +171,13 @@ EXTRACT_PASSBACK_TABLES: dict[str, str] = {
         district VARCHAR NOT NULL, entity VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
         finished_at TIMESTAMPTZ NOT NULL, mode VARCHAR NOT NULL, fetched BIGINT NOT NULL,
         requests BIGINT NOT NULL, PRIMARY KEY (district, entity)""",
+    # Live rows (not marked deleted) of each Otus export entity at its latest load and at its
+    # latest load that had any: the mass-change safeguard (pipeline/sink/safeguards.py) holds
+    # a sync that follows an export emptying an entity which held rows before.
+    "otus_load_counts": """
+        district VARCHAR NOT NULL, entity VARCHAR NOT NULL, rows BIGINT NOT NULL,
+        loaded_at TIMESTAMPTZ NOT NULL, last_nonempty_rows BIGINT,
+        last_nonempty_at TIMESTAMPTZ, PRIMARY KEY (district, entity)""",
     # Which grading period each partition key names, stored with the academic sessions it
     # was computed from (pipeline/graph.py), so no asset re-derives it by scanning.
     "grading_period_partitions": """

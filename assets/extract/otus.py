@@ -3,13 +3,19 @@
 The whole export is read and checked against the contract first; only a valid export is
 written, and its five tables are replaced in one transaction. A bad export therefore fails
 the run with the file, column and rows at fault, and the last good load stays in place.
+Each load also records every entity's live rows (those not marked deleted) in
+passback.otus_load_counts: an export that empties an entity which held rows before is
+contract-valid, so the sink's mass-change safeguard holds the sync that follows it.
 """
 
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
+import pandas as pd
 from dagster import AssetExecutionContext
 
 from assets.extract.loading import Changes, write_table
@@ -39,6 +45,39 @@ def describe(entity: str) -> str:
             "rows, the source file and duration.")
 
 
+# Upserted per entity: `last_nonempty_*` keep the latest load that had live rows, so a second
+# empty export does not forget that the entity held rows before.
+_LOAD_COUNTS_SQL = """
+INSERT INTO passback.otus_load_counts
+VALUES ($district, $entity, $rows, $now, CASE WHEN $rows > 0 THEN $rows END,
+        CASE WHEN $rows > 0 THEN $now END)
+ON CONFLICT (district, entity) DO UPDATE SET
+    rows = EXCLUDED.rows, loaded_at = EXCLUDED.loaded_at,
+    last_nonempty_rows = COALESCE(EXCLUDED.last_nonempty_rows, last_nonempty_rows),
+    last_nonempty_at = COALESCE(EXCLUDED.last_nonempty_at, last_nonempty_at)
+"""
+
+
+def live_rows(frame: pd.DataFrame) -> int:
+    """Rows of an export table that are not marked deleted (`deleted_at`, where it has one)."""
+    return int(frame["deleted_at"].isna().sum()) if "deleted_at" in frame else len(frame)
+
+
+def record_load_counts(conn: duckdb.DuckDBPyConnection, district: str,
+                       tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Record each entity's live rows (inside the load's transaction); returns the entities
+    this load emptied although an earlier load had live rows."""
+    emptied = [name for (name,) in conn.execute(
+        "SELECT entity FROM passback.otus_load_counts WHERE district = ? AND "
+        "last_nonempty_rows > 0", [district]).fetchall()
+        if name in tables and live_rows(tables[name]) == 0]
+    now = datetime.now(UTC)
+    for name, frame in tables.items():
+        conn.execute(_LOAD_COUNTS_SQL, {"district": district, "entity": name,
+                                        "rows": live_rows(frame), "now": now})
+    return sorted(emptied)
+
+
 def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The five Otus tables as one multi-asset, partitioned by district."""
     specs = [dg.AssetSpec(otus_key(name), group_name=GROUP, kinds=KINDS,
@@ -65,6 +104,12 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
             for name, frame in export.tables.items():
                 changes[name] = write_table(conn, f"otus.{name}", district, frame,
                                             ENTITIES[name].key, full=True)
+            emptied = record_load_counts(conn, district, export.tables)
+        if emptied:
+            context.log.warning(
+                f"the Otus export empties {', '.join(emptied)} (no live rows, where an earlier "
+                "export had some): the sink will hold any sync of this district until a person "
+                "confirms it (`passback run --allow-mass-change`)")
         seconds = round(time.monotonic() - started, 3)
         for name, change in changes.items():
             yield dg.MaterializeResult(asset_key=otus_key(name), metadata={
@@ -74,6 +119,7 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
                 "source": export.files[name].location,
                 "format": export.files[name].format,
                 "duration_seconds": dg.MetadataValue.float(seconds),
+                "live_rows": dg.MetadataValue.int(live_rows(export.tables[name])),
             })
 
     return otus_export

@@ -30,6 +30,7 @@ from pipeline.graph import (
 from pipeline.oneroster import OneRosterAuthError, OneRosterResource
 from pipeline.resources import Districts, Warehouse
 from pipeline.sink import SyncReport, run_sync
+from pipeline.sink.safeguards import MassChangeError
 
 GROUP = SINK_GROUP
 KEY = SIS_SYNC
@@ -57,6 +58,8 @@ class SinkConfig(dg.Config):
 
     dry_run: bool | None = None  # True: plan only; None: the district's passback.dry_run
     as_of: str | None = None  # YYYY-MM-DD for the closed-period policy; default: today
+    # True: a person confirms a sync the mass-change safeguard holds (pipeline/sink/safeguards)
+    allow_mass_change: bool = False
 
 
 def _checks(report: SyncReport) -> list[dg.AssetCheckResult]:
@@ -132,9 +135,11 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
         with nullcontext(None) if dry_run else oneroster.writer(district) as client:
             report = run_sync(district, grading_period, client=client,
                               connect=warehouse.get_connection, dry_run=dry_run,
-                              run_id=context.run.run_id, as_of=as_of, log=context.log.info)
-    except (OneRosterAuthError, ConfigError) as exc:
-        # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
+                              run_id=context.run.run_id, as_of=as_of, log=context.log.info,
+                              allow_mass_change=config.allow_mass_change)
+    except (OneRosterAuthError, ConfigError, MassChangeError) as exc:
+        # Wrong credentials do not heal in a minute, and a held mass change waits for a
+        # person: fail now, no step retries.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if dry_run:
         yield dg.AssetObservation(asset_key=KEY, partition=context.partition_key,

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from assets.transform.sourced_ids import digest_sql, uuid_from_digest_sql
+from assets.transform.sourced_ids import digest_sql, name_sql, uuid_from_digest_sql
 from pipeline.grading_periods import CLOSED_PREDICATE
 from pipeline.rule_settings import RunSettings
 
@@ -107,7 +107,7 @@ SELECT b.*, length(b.title) AS title_length,
        $effective_date::DATE AS effective_date,
        b.due_date < $as_of AS due_passed,
        {uuid_from_digest_sql("h")} AS sourced_id
-FROM (SELECT *, {digest_sql("$district || '/line_item/' || assignment_id")} AS h FROM base) b
+FROM (SELECT *, {digest_sql(name_sql("$district", "line_item", "assignment_id"))} AS h FROM base) b
 LEFT JOIN category_map m ON m.assessment_type = b.assessment_type
 LEFT JOIN sis.categories cat ON cat.district = $district
       AND cat.sourced_id = m.category_sourced_id AND coalesce(cat.status, 'active') = 'active'

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from assets.transform.candidates import ORPHAN_SCORES_SQL, line_item_candidates, result_candidates
-from assets.transform.sourced_ids import digest_sql, uuid_from_digest_sql
+from assets.transform.sourced_ids import digest_sql, name_sql, uuid_from_digest_sql
 from checks.asset_checks import Preconditions, preconditions
 from checks.evaluate import Verdicts, evaluate, rejection_rows
 from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
@@ -126,8 +126,8 @@ def _register_run(conn: duckdb.DuckDBPyConnection, run: PartitionRun) -> None:
     conn.register("run_stats", _arrow(run.stats()))
 
 
-_RESULT_ID = digest_sql("$district || '/result/' || r.assignment_id || '/' || "
-                        "r.student_sourced_id")
+_RESULT_ID = digest_sql(name_sql("$district", "result", "r.assignment_id",
+                                 "r.student_sourced_id"))
 
 WRITE_SQL = [
     "DELETE FROM passback.line_items WHERE district = $district "

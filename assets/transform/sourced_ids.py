@@ -4,6 +4,11 @@ A replay (or a backfill) computes the same sourcedId for the same class assignme
 so a PUT to the SIS updates the object written before instead of creating a duplicate. The
 SQL form runs inside DuckDB (sha1 over millions of keys in one vectorised pass); the Python
 form is the reference the tests compare it with (`uuid.uuid5`).
+
+The name joins its parts with `/`, so a part is escaped first: `%` as `%25` and `/` as `%2F`
+(percent-encoding of just those two). ('ca1/x', 'y') and ('ca1', 'x/y') then name different
+objects, and a part with neither character is unchanged, so every sourcedId made before the
+escaping (the ledger is keyed by them) stays what it was (issue 17, item 10).
 """
 
 from __future__ import annotations
@@ -14,9 +19,34 @@ import uuid
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://otus.com/passback")
 
 
+# Order matters: `%` first, or the `%` of an escaped `/` would be escaped again.
+_ESCAPES = (("%", "%25"), ("/", "%2F"))
+
+
+def escape(part: str) -> str:
+    """One part of a name, with `%` and `/` percent-encoded (any other text unchanged)."""
+    for char, code in _ESCAPES:
+        part = part.replace(char, code)
+    return part
+
+
 def name_for(district: str, entity: str, *ids: str) -> str:
-    """The UUIDv5 name: `district/entity/id[/id]`."""
-    return "/".join((district, entity, *ids))
+    """The UUIDv5 name: `district/entity/id[/id]`, each part escaped."""
+    return "/".join(escape(part) for part in (district, entity, *ids))
+
+
+def escape_sql(part_expr: str) -> str:
+    """SQL: `escape` of a VARCHAR expression."""
+    for char, code in _ESCAPES:
+        part_expr = f"replace({part_expr}, '{char}', '{code}')"
+    return part_expr
+
+
+def name_sql(district_expr: str, entity: str, *id_exprs: str) -> str:
+    """SQL: `name_for` of SQL expressions (`entity` is a constant such as 'line_item')."""
+    parts = [escape_sql(district_expr), f"'{escape(entity)}'",
+             *(escape_sql(expr) for expr in id_exprs)]
+    return " || '/' || ".join(parts)
 
 
 def sourced_id(district: str, entity: str, *ids: str) -> str:

@@ -27,9 +27,11 @@ ARROW_TYPES: dict[Kind, pyarrow.DataType] = {
 }
 TRUE_VALUES = ("true", "1")
 BOOLEAN_VALUES = ("true", "false", "1", "0")
-# An offset (`Z`, `+02:00`, `+0200`, `+02`) at the end of a timestamp; without one the
-# timestamp is local time in the district's zone.
-_OFFSET = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+# An offset (`Z`, `+02:00`, `+0200`, `+02`) at the end of a timestamp's *time* part; without
+# one the timestamp is local time in the district's zone. The time part (`T` or a space, then
+# hh[:mm[:ss[.fff]]]) is required before it: in a date-only `2026-10-21` the `-21` is the
+# day, not an offset (issue 17, item 4).
+_OFFSET = r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass(frozen=True)

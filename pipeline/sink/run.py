@@ -46,6 +46,7 @@ from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
 from pipeline.sink.progress import SyncCounters
 from pipeline.sink.refusals import record_sis_refusals
+from pipeline.sink.safeguards import guard_mass_change
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -136,14 +137,15 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
              dry_run: bool | None = None, run_id: str | None = None, as_of: date | None = None,
              log: Log = print, progress_interval: float = 5.0, lock_dir: Path | None = None,
              requests: Callable[[], int] | None = None,
-             journal_dir: Path | None = None) -> SyncReport:
+             journal_dir: Path | None = None, allow_mass_change: bool = False) -> SyncReport:
     """Plan, record the plan, and (unless a dry run or a closed period) send it.
 
     `dry_run` None follows the district's `passback.dry_run`. `client` writes to the SIS: by
     default the default `OneRosterResource`'s writer for the district (the asset passes its
     resource's). `requests` reads the client's request counter (defaults to
     `client.stats.requests`). `journal_dir` holds the write-ahead journals (default: `journal/`
-    beside the warehouse file).
+    beside the warehouse file). A plan that removes too much stops before sending with a
+    MassChangeError unless `allow_mass_change` (pipeline/sink/safeguards.py).
     """
     dry_run = config.passback.dry_run if dry_run is None else dry_run
     connect = patient(connect)
@@ -169,6 +171,8 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
         _store_plan(connect, plan, run_id, dry_run=False)
         record_drift(connect, plan, run_id)
         log(f"plan: {_summary(plan)}")
+        guard_mass_change(connect, plan, config, run_id=run_id, allowed=allow_mass_change,
+                          log=log)
         upgrade_ledger_hashes(connect, plan, log)
         report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),
                             samples=plan.samples())
