@@ -201,8 +201,14 @@ def is_damage(error: BaseException, path: Path) -> bool:
 
 
 def _is_lock_conflict(error: BaseException) -> bool:
-    """True when another process holds the DuckDB file (worth waiting for, not failing on)."""
-    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+    """True when another process holds the DuckDB file (worth waiting for, not failing on).
+
+    DuckDB says 'Could not set lock on file ...: Conflicting lock is held'; a bare "lock"
+    would also match the "block" of a checksum failure.
+    """
+    text = str(error).lower()
+    return isinstance(error, duckdb.IOException) and (
+        "could not set lock" in text or "conflicting lock" in text)
 
 
 def open_duckdb(path: Path, *, read_only: bool = False, config: dict[str, Any] | None = None,
