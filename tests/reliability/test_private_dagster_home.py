@@ -2,8 +2,8 @@
 
 A real run (`passback run`'s code path, in a child process) against the sandbox, in a temporary
 DAGSTER_HOME that an older setup left readable to all; afterwards every folder under the home
-is 0700 and every file 0600: run and event databases, schedule storage, logs and whatever
-else Dagster wrote.
+is 0700 and every file 0600: run and event databases, compute logs and whatever else
+Dagster (or a step, in storage/) wrote.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def test_a_real_run_leaves_the_dagster_home_owner_only(workspace: Workspace) -> 
     # The run's own storage is there to be checked: the run database and each run's events.
     assert "history/runs.db" in files, files
     assert sum(f.startswith("history/runs/") and f.endswith(".db") for f in files) >= 2, files
+    assert any("/compute_logs/" in f and f.endswith(".out") for f in files), files
     assert _readable_by_others(home) == []
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE(leftover.stat().st_mode) == 0o600
