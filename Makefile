@@ -46,8 +46,9 @@ bench-district: $(BENCH_STAMP)
 	$(BIN)/python -m tooling.bench --mode district
 
 ## The Dagster UI on http://127.0.0.1:3000 with the project's definitions.
+# Owner-only umask: Dagster's run, event and schedule storage and compute logs hold run data.
 dev: $(STAMP)
-	export DAGSTER_HOME=$$($(BIN)/python -c 'from pipeline.instance import dagster_home; print(dagster_home())') && \
+	umask 077 && export DAGSTER_HOME=$$($(BIN)/python -c 'from pipeline.instance import dagster_home; print(dagster_home())') && \
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean:

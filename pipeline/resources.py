@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +12,9 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipeline.config import DistrictConfig, load_districts, warehouse_path
-from pipeline.warehouse import private_connection
+from pipeline.warehouse import open_duckdb, private_connection
+
+LOCK_WAIT_S = 120.0  # another process (a rules run, a reader) holds the file for a moment
 
 
 class Warehouse(DuckDBResource):
@@ -34,9 +36,10 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self.path()
-        # dagster-duckdb's own open, which waits out another process's lock on the file.
-        resolved = DuckDBResource(database=str(path), connection_config=self.connection_config)
-        with private_connection(path, resolved.get_connection) as conn:
+        # Not dagster-duckdb's own open: it retries every IOException for ~100 s, a truncated
+        # file too. This one waits out another process's lock only, and a damaged file fails.
+        with private_connection(path, lambda: closing(open_duckdb(
+                path, config=self.connection_config, lock_wait=LOCK_WAIT_S))) as conn:
             yield conn
 
     @classmethod

@@ -13,10 +13,13 @@ never across network I/O and never at import time.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 
@@ -205,6 +208,79 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
+# What DuckDB says about a file that is not a whole database: cut short (its metadata sits at
+# the end, so a truncated file fails to open) or not a DuckDB file at all, both naming the file
+# (so a truncated CSV that DuckDB reads is not mistaken for the warehouse), or a block whose
+# checksum fails (found when a query reads it).
+_DAMAGE_NAMING_FILE = ("could not read enough bytes from file", "is not a valid duckdb")
+_DAMAGE = ("corrupt database file", "does not match stored checksum")
+
+
+class WarehouseDamaged(dg.Failure):
+    """The warehouse file is truncated or corrupt: permanent, so neither waited for nor
+    retried (a lock held by another process is the case worth waiting for)."""
+
+    def __init__(self, path: Path, error: BaseException) -> None:
+        self.path = path
+        super().__init__(
+            f"the warehouse {path} is damaged (truncated or corrupt), so nothing was read or "
+            f"written: {_first_line(error)}. Restore it from a backup, or move it aside and "
+            "run again: the next run creates a new file and re-extracts the Otus export and "
+            "the SIS (its sync ledger starts empty, so every grade is compared with the SIS "
+            "afresh).", allow_retries=False)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def is_damage(error: BaseException, path: Path) -> bool:
+    """True when `error`, or an error it was raised from or during, says `path` is damaged.
+
+    The chain matters: after a checksum failure inside a transaction, DuckDB answers every
+    further statement with "Current transaction is aborted", which says nothing of the cause.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).lower()
+        if isinstance(current, duckdb.Error) and (
+                any(marker in text for marker in _DAMAGE) or
+                (str(path).lower() in text and any(m in text for m in _DAMAGE_NAMING_FILE))):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_lock_conflict(error: BaseException) -> bool:
+    """True when another process holds the DuckDB file (worth waiting for, not failing on).
+
+    DuckDB says 'Could not set lock on file ...: Conflicting lock is held'; a bare "lock"
+    would also match the "block" of a checksum failure.
+    """
+    text = str(error).lower()
+    return isinstance(error, duckdb.IOException) and (
+        "could not set lock" in text or "conflicting lock" in text)
+
+
+def open_duckdb(path: Path, *, read_only: bool = False, config: dict[str, Any] | None = None,
+                lock_wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect`, waiting up to `lock_wait` seconds while another process holds the
+    file, and failing at once with `WarehouseDamaged` when the file is truncated or corrupt."""
+    give_up, pause = time.monotonic() + lock_wait, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.Error as error:
+            if is_damage(error, path):
+                raise WarehouseDamaged(path, error) from error
+            if not _is_lock_conflict(error) or time.monotonic() > give_up:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 @contextmanager
 def private_connection(
     path: Path, open_file: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
@@ -215,17 +291,27 @@ def private_connection(
     Grades are student records: the folder is owner-only (DuckDB creates the WAL later, under
     the process umask, so the folder is what keeps it private), and a new file is created
     owner-only. The umask is process-wide, so it is restored as soon as the file is open.
+
+    A damaged file (truncated, or a block whose checksum fails while the connection is in
+    use) raises `WarehouseDamaged`, naming the file and what to do, however DuckDB said it.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with ExitStack() as stack:
-        old_umask = os.umask(0o077)
-        try:
-            conn = stack.enter_context(open_file())
-        finally:
-            os.umask(old_umask)
-        if not read_only:
-            ensure_schema(conn)
-        yield conn
+    try:
+        with ExitStack() as stack:
+            old_umask = os.umask(0o077)
+            try:
+                conn = stack.enter_context(open_file())
+            finally:
+                os.umask(old_umask)
+            if not read_only:
+                ensure_schema(conn)
+            yield conn
+    except WarehouseDamaged:
+        raise
+    except Exception as error:
+        if is_damage(error, path):
+            raise WarehouseDamaged(path, error) from error
+        raise
 
 
 @contextmanager
@@ -235,8 +321,7 @@ def connect(
     """A short-lived connection to the warehouse file, created owner-only if new."""
     path = path or warehouse_path()
     with private_connection(
-        path, lambda: closing(duckdb.connect(str(path), read_only=read_only)),
-        read_only=read_only,
+        path, lambda: closing(open_duckdb(path, read_only=read_only)), read_only=read_only,
     ) as conn:
         yield conn
 

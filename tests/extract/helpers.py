@@ -185,7 +185,9 @@ def line_item(title: str, rostering: str, gradebook: str) -> dict[str, Any]:
         return {"href": f"{base}/{collection}/{sourced_id}", "sourcedId": sourced_id,
                 "type": kind}
     return {"status": "active", "dateLastModified": "2026-09-10T00:00:00.000Z",
-            "title": title, "assignDate": "2026-09-10", "dueDate": "2026-09-17",
+            # date-times, as the spec declares them (the sandbox refuses a bare date)
+            "title": title, "assignDate": "2026-09-10T08:00:00.000Z",
+            "dueDate": "2026-09-17T23:59:00.000Z",
             "class": ref(rostering, "classes", "class-1", "class"),
             "school": ref(rostering, "orgs", "school", "org"),
             "category": ref(gradebook, "categories", "cat-hw", "category"),

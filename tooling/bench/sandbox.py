@@ -31,6 +31,9 @@ import requests
 from tooling.sandbox import SandboxCredentials, SandboxSIS
 from tooling.sandbox.bundle import synthetic_district, write_bundle
 
+# The sandbox checks `format: uri` on references (as a strict SIS does); it ignores their value.
+HREF = "https://sis.example/bench"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -97,9 +100,9 @@ def _line_item(target: Target, session: requests.Session) -> None:
         "sourcedId": "bench-li", "status": "active", "dateLastModified": "2026-09-01T00:00:00Z",
         "title": "Bench quiz", "assignDate": "2026-09-01T00:00:00Z",
         "dueDate": "2026-09-08T00:00:00Z",
-        "class": {"href": "x", "sourcedId": "class-0", "type": "class"},
-        "school": {"href": "x", "sourcedId": "school", "type": "org"},
-        "category": {"href": "x", "sourcedId": "cat", "type": "category"},
+        "class": {"href": HREF, "sourcedId": "class-0", "type": "class"},
+        "school": {"href": HREF, "sourcedId": "school", "type": "org"},
+        "category": {"href": HREF, "sourcedId": "cat", "type": "category"},
         "resultValueMin": 0, "resultValueMax": 10}}
     session.put(f"{target.gradebook_url}/lineItems/bench-li", json=body, timeout=10)\
         .raise_for_status()
@@ -122,8 +125,8 @@ def bench_puts(target: Target, token: str, total: int, threads: int, users: list
             body = {"result": {
                 "sourcedId": f"r-{n}", "status": "active",
                 "dateLastModified": "2026-09-02T00:00:00Z",
-                "lineItem": {"href": "x", "sourcedId": "bench-li", "type": "lineItem"},
-                "student": {"href": "x", "sourcedId": users[n % len(users)], "type": "user"},
+                "lineItem": {"href": HREF, "sourcedId": "bench-li", "type": "lineItem"},
+                "student": {"href": HREF, "sourcedId": users[n % len(users)], "type": "user"},
                 "scoreStatus": "fully graded", "score": n % 10, "scoreDate": "2026-09-02"}}
             connection.request("PUT", f"{parsed.path}/results/r-{n}",
                                json.dumps(body).encode(), headers)

@@ -1,7 +1,8 @@
 """Gradebook endpoints: categories, line items and results (GET, PUT, DELETE, bulk POST).
 
-Bodies are checked against the spec schema first (400 naming the field), then
-against the SIS rules (422 with the SIS's reasons). Stored records are
+Bodies are checked against the spec schema first, its date, date-time and uri formats
+included (400 naming every field that breaks it), then against the SIS rules (422 with the
+SIS's reasons). Stored records are
 version-neutral, so what one version writes the other reads.
 """
 
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.oneroster.spec import SpecValidators
 from tooling.sandbox.errors import ImsxError, bad_request, unknown_object
+from tooling.sandbox.formats import StrictValidators
 from tooling.sandbox.render import REF_FIELDS, Bases, render_record
 from tooling.sandbox.rules import GradebookRules
 from tooling.sandbox.store import GradebookStore, Record
@@ -37,7 +38,7 @@ V1P1_REF_TYPES = {
 class GradebookService:
     """One version's view of the gradebook: its schemas and where hrefs point."""
 
-    validators: SpecValidators
+    validators: StrictValidators
     bases: Bases
     v1p2: bool
 
@@ -65,10 +66,10 @@ class GradebookService:
         return render_record(record, self.allowed(kind), self.bases)
 
     def check_body(self, schema: str, body: Any) -> None:
-        """400 naming every field that breaks the spec schema."""
+        """400 naming every field that breaks the spec schema, not only the first few."""
         problems = self.validators.problems(schema, body)
         if problems:
-            described = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+            described = "; ".join(f"{p.field}: {p.message}" for p in problems)
             raise bad_request(f"request body does not match {schema}: {described}")
 
     def to_record(self, obj: JSON, where: str) -> Record:

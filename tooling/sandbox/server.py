@@ -25,6 +25,7 @@ from tooling.sandbox.app import GRADEBOOK, ROSTERING, V1P1, SandboxContext, erro
 from tooling.sandbox.auth import Authenticator, SandboxCredentials
 from tooling.sandbox.errors import ImsxError
 from tooling.sandbox.faults import FaultInjector, FaultSpec
+from tooling.sandbox.formats import StrictValidators
 from tooling.sandbox.gradebook import GradebookApi, GradebookService
 from tooling.sandbox.profiles import get_profile
 from tooling.sandbox.render import Bases
@@ -209,8 +210,10 @@ class SandboxSIS:
         return SandboxContext(
             roster=self.roster, profile=self.profile, auth=self.auth,
             gradebook=GradebookApi(self.store, rules),
-            services={"v1p1": GradebookService(validators("v1p1"), v1p1_bases, False),
-                      "v1p2": GradebookService(validators("gradebook"), v1p2_bases, True)},
+            services={"v1p1": GradebookService(StrictValidators(validators("v1p1")),
+                                               v1p1_bases, False),
+                      "v1p2": GradebookService(StrictValidators(validators("gradebook")),
+                                               v1p2_bases, True)},
             roster_views={"v1p1": render_views(self.roster, v1p1_bases, window),
                           "v1p2": render_views(self.roster, v1p2_bases, window)},
             roster_validators={"v1p1": validators("v1p1"), "v1p2": validators("rostering")},
