@@ -76,4 +76,4 @@ def test_sink_deltas_send_nothing_or_exactly_k(results: dict) -> None:
 def test_the_nightly_plan_with_the_sis_finds_everything_unchanged(results: dict) -> None:
     plan = _stages(results)["plan_nightly"]["figures"]
     assert plan["nightly_actions"] == {"unchanged": plan["line_items"] + plan["results"]}
-    assert plan["ledger_only_median"] > 0 and plan["reconciled_median"] > 0
+    assert plan["ledger_only_best"] > 0 and plan["reconciled_best"] > 0
