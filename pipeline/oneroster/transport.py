@@ -275,13 +275,17 @@ class Transport:
         except (OSError, http.client.HTTPException) as error:  # dropped, reset, timed out
             connection.close()
             if ticket is not None and _WATCHDOG.done(ticket):
-                raise DeadlineExceeded(
-                    f"no complete answer within the {self.policy.deadline:g} s deadline"
-                ) from None
+                raise self._late() from None
             raise ProtocolError(f"no answer: {type(error).__name__}") from error
         if _WATCHDOG.done(ticket):
-            connection.close()  # read in whole just as the watchdog shut it: not reusable
+            # Shut mid-answer, a head can parse as complete (the shut ends it): never trust it.
+            connection.close()
+            raise self._late()
         return answer
+
+    def _late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no complete answer within the {self.policy.deadline:g} s deadline")
 
     def _connection(self, origin: Origin) -> http.client.HTTPConnection:
         """This thread's connection to `origin`, connected; raises urllib3's connect error."""
