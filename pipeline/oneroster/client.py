@@ -14,7 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 from requests.utils import requote_uri
@@ -216,6 +216,8 @@ class OneRosterClient:
         self.stats.count(pages=1)
         total = response.headers.get("X-Total-Count")
         next_link = response.links().get("next", {}).get("url")
+        if next_link:
+            next_link = urljoin(response.url, next_link)  # a relative link is on our host
         return Page([r for r in records if isinstance(r, dict)],
                     int(total) if total and total.strip().isdigit() else None,
                     next_link, "Link" in response.headers, response.url)
