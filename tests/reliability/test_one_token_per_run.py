@@ -11,7 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.oneroster import OneRosterAuthError, OneRosterResource
+from pipeline.oneroster import OneRosterAuthError, OneRosterClient, OneRosterResource
+from pipeline.oneroster.token_cache import TokenCacheDir
 from tests.reliability.helpers import AS_OF, Workspace
 from tests.sink.helpers import ENV, district_config
 from tooling.generate import GeneratedDistrict, generate_district
@@ -70,3 +71,36 @@ def test_the_sandbox_refuses_an_unknown_scope_and_the_message_says_so(
     message = str(err.value)
     assert "invalid_scope" in message and "not for the client id and secret" in message
     assert "district's 1.1" in message and creds.client_secret not in message
+
+
+def test_readers_of_one_run_share_a_token_and_a_refused_one_is_replaced_once(
+        generated: GeneratedDistrict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = SandboxCredentials()
+    monkeypatch.setenv(ENV["client_id"], creds.client_id)
+    monkeypatch.setenv(ENV["client_secret"], creds.client_secret)
+    run = TokenCacheDir(tmp_path / "tokens", "run-1")
+    with SandboxSIS(generated.oneroster_dir, profile="oneroster") as sis:
+        district = district_config(sis, version="1.2")
+
+        def read(where: TokenCacheDir) -> None:
+            with OneRosterClient(district, token_cache=where) as reader:
+                assert reader.records("orgs")
+
+        def tokens() -> int:
+            return sum(1 for _m, path, _s in sis.request_log if path == "/oauth/token")
+
+        for _ in range(3):  # three steps of one run: one token
+            read(run)
+        assert tokens() == 1
+        sis.expire_tokens()  # the SIS revokes it: the next step renews once, the rest reuse
+        for _ in range(2):
+            read(run)
+        assert tokens() == 2
+        read(TokenCacheDir(tmp_path / "tokens", "run-2"))  # another run: its own token
+        assert tokens() == 3
+        # The cache is useless without the client secret: another secret fetches afresh.
+        monkeypatch.setenv(ENV["client_secret"], "not-the-secret")
+        with OneRosterClient(district, token_cache=run) as reader, \
+                pytest.raises(OneRosterAuthError):
+            reader.records("orgs")
+    assert tokens() == 4
