@@ -11,7 +11,8 @@ same retry loop, budget and auth, so the two cannot drift apart.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -133,10 +134,12 @@ class OneRosterClient:
 
     def _walk_offsets(self, ep: Endpoint, url: str, params: dict[str, Any], first: Page,
                       seen: set[Any], width: int, offset: int | None = None) -> list[Page]:
-        """Pages after the first by offset, up to `width` at a time (as far as a total hints),
-        until one comes back empty or shorter than the largest seen (the server's real page
-        size, which may be below the `limit` we asked for). A full last page costs one empty
-        page more: a total that under-reports must not drop records."""
+        """Pages after the first by offset, in order, until one comes back empty or shorter
+        than the first (the server's real page size, which may be below the `limit` we asked
+        for). Up to `width` pages are in flight while a total says more are left; past it,
+        one at a time: a full last page costs one empty page more, so a total that
+        under-reports drops nothing, and one that over-reports queues nothing. `offset`:
+        where to go on from (after the first page unless given)."""
         step, total = len(first.records), first.total
         if total is not None and total < step:
             total = None  # a lie: the first page alone holds more
@@ -144,20 +147,30 @@ class OneRosterClient:
         if step == 0 or (total is not None and total <= step < size):
             return []  # empty, or one page smaller than asked for holding the whole total
         pages: list[Page] = []
-        offset, ended = step if offset is None else offset, False
-        while not ended:
-            left = -(-(total - offset) // step) if total is not None and total > offset else 1
-            offsets = [offset + n * step for n in range(max(1, min(width, left)))]
-            batch = list(self._pool.map(
-                lambda at: self._page(ep, url, {**params, "limit": size, "offset": at}),
-                offsets))
-            for at, page in zip(offsets, batch, strict=True):
-                ended = ended or len(page.records) < step
-                if page.records:
-                    self._check_new(ep, page, seen, f"the page at offset {at}")
-                    pages.append(page)
-                    offset += len(page.records)
-                    step = max(step, len(page.records))
+        in_flight: deque[tuple[int, Future[Page]]] = deque()
+        queued = step if offset is None else offset
+
+        def fill() -> None:
+            nonlocal queued
+            while len(in_flight) < (width if total is not None and queued < total else 1):
+                in_flight.append((queued, self._pool.submit(
+                    self._page, ep, url, {**params, "limit": size, "offset": queued})))
+                queued += step
+
+        fill()
+        ended = False
+        while in_flight:
+            at, future = in_flight.popleft()
+            page = future.result()
+            if page.records and not ended:
+                self._check_new(ep, page, seen, f"the page at offset {at}")
+                pages.append(page)
+            elif page.records and {_identity(r) for r in page.records} - seen:
+                pages.append(page)  # past the end, yet new: records moved while we read
+                seen.update(_identity(r) for r in page.records)
+            ended = ended or len(page.records) < step
+            if not ended:
+                fill()
         return pages
 
     def _follow_links(self, ep: Endpoint, url: str, params: dict[str, Any], first: Page,
