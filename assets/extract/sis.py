@@ -30,8 +30,8 @@ from pipeline.oneroster import (
     ENDPOINTS,
     Endpoint,
     Extract,
-    OneRosterAuthError,
     OneRosterClient,
+    OneRosterError,
     OneRosterResource,
 )
 from pipeline.resources import Districts, Warehouse
@@ -70,8 +70,11 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
     try:
         return read_entity(ep, config, full_refresh, warehouse.get_connection,
                            lambda: oneroster.reader(config))
-    except (OneRosterAuthError, ConfigError) as exc:
-        # Wrong or missing credentials do not heal in a minute: fail now, no step retries.
+    except (OneRosterError, ConfigError) as exc:
+        if isinstance(exc, OneRosterError) and exc.transient:
+            raise  # the SIS may be back in a minute: the step's retry policy may try again
+        # Wrong credentials, an HTML or unrecognised 200, a 403 do not heal in a minute: fail
+        # now with the cause, no step retries (the transient/permanent split is policy.py's).
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 

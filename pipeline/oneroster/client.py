@@ -10,10 +10,12 @@ same retry loop, budget and auth, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 from requests.utils import requote_uri
@@ -31,6 +33,7 @@ from pipeline.oneroster.models import (
     parse_imsx,
 )
 from pipeline.oneroster.policy import RequestStats, RetryPolicy, redact_url
+from pipeline.oneroster.token_cache import TokenCacheDir
 from pipeline.oneroster.transport import Answer, Transport
 
 DEFAULT_PAGE_SIZE = 1000
@@ -41,15 +44,17 @@ class OneRosterClient:
     manager. `stats` counts its requests (retries and token requests included)."""
 
     def __init__(self, config: DistrictConfig, *, page_size: int = DEFAULT_PAGE_SIZE,
-                 retry: RetryPolicy | None = None, signature_type: SignatureType = "header"):
+                 retry: RetryPolicy | None = None, signature_type: SignatureType = "header",
+                 token_cache: TokenCacheDir | None = None):
         sis = config.sis
         self.config = config
         self.version = sis.oneroster_version
         self.page_size = page_size
         self.transport = Transport(config, retry, signature_type=signature_type,
-                                   user_agent="passback-extract/0.1")
+                                   user_agent="passback-extract/0.1", token_cache=token_cache)
         self.stats: RequestStats = self.transport.stats
         self._bases = {"rostering": sis.rostering_base, "gradebook": sis.gradebook_base}
+        self._width = sis.budget.max_concurrency  # pages fetched side by side at most
         self._pool = ThreadPoolExecutor(max_workers=sis.budget.max_concurrency,
                                         thread_name_prefix=f"oneroster-{config.district}")
 
@@ -75,16 +80,19 @@ class OneRosterClient:
         url = self._bases[ep.service] + ep.path(self.version)
         size = ep.page_size or self.page_size
         first = self._page(ep, url, {**params, "limit": size, "offset": 0})
-        # A total below what the first page already holds is a lie: trusting it would drop
-        # records silently (and a full load would then delete them). Walk the pages instead.
+        seen = {_identity(record) for record in first.records}
+        # A total is a hint for fetching pages side by side, never a loop bound: the pages
+        # themselves say where the collection ends. A total below what the first page holds
+        # is a lie; with it (or with none) the pages are walked one after another.
         if first.total is not None and first.total >= len(first.records):
-            pages = [first, *self._remaining_by_total(ep, url, params, first)]
-            pages += self._beyond_total(ep, url, params, pages)
+            rest = self._walk_offsets(ep, url, params, first, seen, self._width)
+        elif first.next_url or first.has_link_header:
+            rest = self._follow_links(ep, url, params, first, seen)
         else:
-            pages = [first, *self._remaining_in_sequence(ep, url, params, first)]
+            rest = self._walk_offsets(ep, url, params, first, seen, 1)
         # Later pages win if a record moved between pages while we were reading.
         unique: dict[Any, JSON] = {}
-        for page in pages:
+        for page in (first, *rest):
             for record in page.records:
                 unique[record.get("sourcedId") or id(record)] = record
         return list(unique.values())
@@ -124,80 +132,108 @@ class OneRosterClient:
 
     # Paging ------------------------------------------------------------------------------
 
-    def _remaining_by_total(self, ep: Endpoint, url: str, params: dict[str, Any],
-                            first: Page) -> list[Page]:
-        """Every page after the first, fetched concurrently: the total says where to stop."""
-        step = len(first.records)  # the server's page size, even if it capped our limit
-        assert first.total is not None
-        if step == 0 or step >= first.total:
-            return []
+    def _walk_offsets(self, ep: Endpoint, url: str, params: dict[str, Any], first: Page,
+                      seen: set[Any], width: int, offset: int | None = None) -> list[Page]:
+        """Pages after the first by offset, in order, until one comes back empty or shorter
+        than the first (the server's real page size, which may be below the `limit` we asked
+        for). Up to `width` pages are in flight while a total says more are left; past it,
+        one at a time: a full last page costs one empty page more, so a total that
+        under-reports drops nothing, and one that over-reports queues nothing. `offset`:
+        where to go on from (after the first page unless given)."""
+        step, total = len(first.records), first.total
+        if total is not None and total < step:
+            total = None  # a lie: the first page alone holds more
         size = ep.page_size or self.page_size
-        offsets = range(step, first.total, step)
-        return list(self._pool.map(
-            lambda offset: self._page(ep, url, {**params, "limit": size, "offset": offset}),
-            offsets))
-
-    def _beyond_total(self, ep: Endpoint, url: str, params: dict[str, Any],
-                      pages: list[Page]) -> list[Page]:
-        """Pages past a total that may be short: a full last page means there may be more.
-
-        Costs one empty page when the total was right; keeps a total that under-reports from
-        silently dropping records (a full load would then delete them from the warehouse).
-        """
-        step = len(pages[0].records)
-        offset = sum(len(page.records) for page in pages)
-        size = ep.page_size or self.page_size
-        if len(pages) == 1 and step < size:
-            return []  # one page, smaller than asked for, holding the whole total: the end
-        found: list[Page] = []
-        last = pages[-1]
-        while step and len(last.records) >= step:
-            last = self._page(ep, url, {**params, "limit": size, "offset": offset})
-            if not last.records:
-                break
-            found.append(last)
-            offset += len(last.records)
-        return found
-
-    def _remaining_in_sequence(self, ep: Endpoint, url: str, params: dict[str, Any],
-                               first: Page) -> list[Page]:
-        """Pages after the first, one at a time, by `Link: next` or by stepping the offset."""
+        if step == 0 or (total is not None and total <= step < size):
+            return []  # empty, or one page smaller than asked for holding the whole total
         pages: list[Page] = []
-        page, offset, largest = first, 0, len(first.records)
-        size = ep.page_size or self.page_size
-        while page.records:
-            if page.next_url and _same_origin(page.next_url, url):
-                page = self._page(ep, requote_uri(_without_oauth(page.next_url)), None)
-            elif not page.next_url and (page.has_link_header or len(page.records) < largest):
-                break  # the server pages by Link and named no next page, or this was the tail
-            else:
-                offset += len(page.records)
-                page = self._page(ep, url, {**params, "limit": size, "offset": offset})
-            largest = max(largest, len(page.records))
-            pages.append(page)
+        in_flight: deque[tuple[int, Future[Page]]] = deque()
+        queued = step if offset is None else offset
+
+        def fill() -> None:
+            nonlocal queued
+            while len(in_flight) < (width if total is not None and queued < total else 1):
+                in_flight.append((queued, self._pool.submit(
+                    self._page, ep, url, {**params, "limit": size, "offset": queued})))
+                queued += step
+
+        fill()
+        ended = False
+        while in_flight:
+            at, future = in_flight.popleft()
+            page = future.result()
+            if page.records and not ended:
+                self._check_new(ep, page, seen, f"the page at offset {at}")
+                pages.append(page)
+            elif page.records and {_identity(r) for r in page.records} - seen:
+                pages.append(page)  # past the end, yet new: records moved while we read
+                seen.update(_identity(r) for r in page.records)
+            ended = ended or len(page.records) < step
+            if not ended:
+                fill()
         return pages
+
+    def _follow_links(self, ep: Endpoint, url: str, params: dict[str, Any], first: Page,
+                      seen: set[Any]) -> list[Page]:
+        """Pages after the first by `Link: rel="next"`, one at a time, until a page names no
+        next page or comes back empty; a next link to a page already fetched is an error. A
+        next link to another host (a SIS behind a proxy naming itself) is not followed: the
+        rest is read by offset from our own address."""
+        pages: list[Page] = []
+        visited = {_page_key(first.url)}
+        page = first
+        while page.records and page.next_url:
+            if not _same_origin(page.next_url, url):
+                read = len(first.records) + sum(len(p.records) for p in pages)
+                return pages + self._walk_offsets(ep, url, params, first, seen, 1, read)
+            next_url = requote_uri(_without_oauth(page.next_url))
+            key = _page_key(next_url)
+            if key in visited:
+                raise OneRosterError(
+                    f"{_path(next_url)} ({ep.entity}): the SIS's Link rel=\"next\" points to "
+                    "a page already fetched; stopped instead of reading it again",
+                    transient=False)
+            visited.add(key)
+            page = self._page(ep, next_url, None)
+            if page.records:
+                self._check_new(ep, page, seen, "the next page")
+                pages.append(page)
+        return pages
+
+    @staticmethod
+    def _check_new(ep: Endpoint, page: Page, seen: set[Any], which: str) -> None:
+        """Refuse a page holding only records already read: the SIS ignores the paging, and
+        going on would read the same records for ever."""
+        fresh = {_identity(record) for record in page.records} - seen
+        if not fresh:
+            raise OneRosterError(
+                f"{_path(page.url)} ({ep.entity}): {which} repeats records already read "
+                "(the SIS ignores the paging); stopped instead of reading it again",
+                transient=False)
+        seen.update(fresh)
 
     def _page(self, ep: Endpoint, url: str, params: dict[str, Any] | None) -> Page:
         response = self._get(url, ep, params)
         body = self._json(response, ep)
-        records = body.get(ep.wrapper_key)
-        if records is None:
-            # Tolerate a server that names the wrapper differently: the one list in the body.
-            lists = [value for value in body.values() if isinstance(value, list)]
-            records = lists[0] if len(lists) == 1 else None
+        records = _collection(body, ep.wrapper_key)
         if not isinstance(records, list):
-            # An imsx failure (or any body without the collection) sent with a 200 is not an
-            # empty collection: reading it as one would wipe the district's rows on a full load.
+            # An imsx failure, another wrapper ({"data": []}) or any body without the collection
+            # sent with a 200 is not an empty collection: reading it as one would wipe the
+            # district's rows on a full load.
             imsx = body.get("imsx_description") or body.get("imsx_codeMajor")
-            raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body holds no "
-                                 f"`{ep.wrapper_key}` list" + (f" (imsx: {imsx})" if imsx else ""),
-                                 response.status)
+            found = ", ".join(f"`{str(key)[:40]}`" for key in list(body)[:5]) or "none"
+            raise OneRosterError(
+                f"{_path(response.url)} ({ep.entity}): the body holds no `{ep.wrapper_key}` "
+                f"list: expected {{\"{ep.wrapper_key}\": [...]}}, found keys {found}"
+                + (f" (imsx: {imsx})" if imsx else ""), response.status, transient=False)
         self.stats.count(pages=1)
         total = response.headers.get("X-Total-Count")
         next_link = response.links().get("next", {}).get("url")
+        if next_link:
+            next_link = urljoin(response.url, next_link)  # a relative link is on our host
         return Page([r for r in records if isinstance(r, dict)],
                     int(total) if total and total.strip().isdigit() else None,
-                    next_link, "Link" in response.headers)
+                    next_link, "Link" in response.headers, response.url)
 
     # One request -------------------------------------------------------------------------
 
@@ -216,11 +252,13 @@ class OneRosterClient:
         try:
             body = response.json()
         except ValueError:
-            raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not JSON",
-                                 response.status) from None
+            kind = (response.headers.get("Content-Type") or "no content type")[:60]
+            raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not JSON "
+                                 f"(HTTP {response.status}, {kind})", response.status,
+                                 transient=False) from None
         if not isinstance(body, dict):
             raise OneRosterError(f"{_path(response.url)} ({ep.entity}): the body is not a JSON "
-                                 "object", response.status)
+                                 "object", response.status, transient=False)
         return body
 
     def _record_url(self, ep: Endpoint, sourced_id: str) -> str:
@@ -233,6 +271,29 @@ def _latest(records: list[JSON], cursor_field: str) -> str | None:
     if not stamps:
         return None
     return max(stamps).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _collection(body: JSON, wrapper: str) -> Any:
+    """The collection under its wrapper key (any letter case); None when the body has none."""
+    if wrapper in body:
+        return body[wrapper]
+    return next((value for key, value in body.items()
+                 if isinstance(key, str) and key.lower() == wrapper.lower()), None)
+
+
+def _identity(record: JSON) -> Any:
+    """What tells one record from another: its sourcedId, else its whole content."""
+    sourced_id = record.get("sourcedId")
+    return sourced_id if isinstance(sourced_id, str) and sourced_id \
+        else json.dumps(record, sort_keys=True, default=str)
+
+
+def _page_key(url: str) -> tuple[str, str, tuple]:
+    """A page's address without signature parameters or `limit`, in a canonical order."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not k.startswith("oauth_") and k != "limit"]
+    return parts.netloc, parts.path, tuple(sorted(query))
 
 
 def _path(url: str) -> str:

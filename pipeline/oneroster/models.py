@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from pipeline.oneroster.policy import RequestStats
+from pipeline.oneroster.policy import RequestStats, is_transient
 
 JSON = dict[str, Any]
 
@@ -75,12 +75,19 @@ def _text(value: Any) -> str | None:
 
 
 class OneRosterError(RuntimeError):
-    """A OneRoster call that failed after retries; the message names the call, never secrets."""
+    """A OneRoster call that failed after retries; the message names the call, never secrets.
 
-    def __init__(self, message: str, status: int | None = None, imsx: Imsx | None = None):
+    `transient` says whether a later try may succeed (the SIS down, rate limiting, no answer):
+    decided from the status by `policy.is_transient` unless the raiser knows better (a 200
+    whose body is not the collection is permanent). Permanent errors fail a step at once.
+    """
+
+    def __init__(self, message: str, status: int | None = None, imsx: Imsx | None = None,
+                 *, transient: bool | None = None):
         super().__init__(message)
         self.status = status
         self.imsx = imsx
+        self.transient = is_transient(status) if transient is None else transient
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,10 @@ class Page:
     """One page of a collection and what the server said about the rest."""
 
     records: list[JSON]
-    total: int | None
+    total: int | None  # X-Total-Count: a hint, never a loop bound
     next_url: str | None
     has_link_header: bool
+    url: str = ""  # as asked for (unsigned), for messages
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,16 @@
 """What governs every call to a SIS, whatever sends it: the retry policy, the district's
 budget, the request counters and URL redaction (the wire itself is `transport.py`).
 
-The policy is urllib3's `Retry` (429, 5xx, timeouts and dropped connections; `Retry-After`
-honoured; exponential backoff with jitter), applied by the transport's one retry loop. The
-district's budget (requests per second and requests in flight) is one object per district per
-process, shared by every reader, writer and thread that talks to that SIS.
+The policy is urllib3's `Retry` (408, 429, 5xx, timeouts and dropped connections;
+`Retry-After` honoured; exponential backoff with jitter), applied by the transport's one retry
+loop, plus a per-request deadline (the whole answer, body included, however slowly it trickles)
+and a few retries of a write answered 409 / 412 (a concurrent edit on the SIS side settles).
+The district's budget (requests per second and requests in flight) is one object per district
+per process, shared by every reader, writer and thread that talks to that SIS.
+
+What is transient and what is permanent is decided here, once (`is_transient`): transient
+failures are retried within the budget (and a Dagster step may retry them later); permanent
+ones (a 400, 401, 403, 404, a body that is not the collection) fail at once with their cause.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from urllib3.util.retry import Retry
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that may differ on a second try: a timeout, a rate limit, a SIS briefly down.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A write that met a concurrent change (409 Conflict, 412 Precondition Failed): retried a few
+# times, then reported as the SIS's answer.
+CONFLICT_STATUSES = frozenset({409, 412})
+WRITE_METHODS = frozenset({"PUT", "DELETE", "POST"})
 # PUT and DELETE are idempotent in OneRoster (the client picks the sourcedId), so they retry.
 RETRY_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -31,15 +42,21 @@ class RetryPolicy:
     backoff_factor: float = 0.5
     backoff_max: float = 30.0
     backoff_jitter: float = 0.25
+    # The longest one request may take, answer and body included: a per-read timeout alone
+    # lets a SIS trickling a byte at a time hold a request (and a run) for ever.
+    deadline: float = 120.0
+    # Retries of a write answered 409 / 412, within `total`.
+    conflict_retries: int = 3
 
-    def retry(self, methods: frozenset[str] = RETRY_METHODS) -> Retry:
-        """The urllib3 `Retry` for this policy."""
+    def retry(self, methods: frozenset[str] = RETRY_METHODS,
+              statuses: frozenset[int] = RETRY_STATUSES) -> Retry:
+        """The urllib3 `Retry` for this policy (`statuses` are retried for `methods`)."""
         return Retry(
             total=self.total,
             connect=self.total,
             read=self.total,
             status=self.total,
-            status_forcelist=RETRY_STATUSES,
+            status_forcelist=statuses,
             allowed_methods=methods,
             backoff_factor=self.backoff_factor,
             backoff_max=self.backoff_max,
@@ -48,6 +65,12 @@ class RetryPolicy:
             # Hand back the last 429/5xx so the caller can report the status it ended on.
             raise_on_status=False,
         )
+
+
+def is_transient(status: int | None) -> bool:
+    """True when a failure with this HTTP status (None: no answer at all) may heal on a later
+    try; everything else is permanent and fails at once."""
+    return status is None or status in RETRY_STATUSES or status in CONFLICT_STATUSES
 
 
 class RateLimiter:

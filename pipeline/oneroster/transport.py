@@ -2,8 +2,9 @@
 
 Both the reader (`OneRosterClient`) and the writer (`OneRosterWriter`) send through a
 `Transport`, so a read and a write of one district are retried by the same code under the same
-`RetryPolicy` (urllib3 `Retry`: 429 / 5xx, refused connects, dropped connections and read
-timeouts, backoff with jitter, `Retry-After`), take the same per-district budget, and
+`RetryPolicy` (urllib3 `Retry`: 408 / 429 / 5xx, refused connects, dropped connections and
+read timeouts, backoff with jitter, `Retry-After`; a write's 409 / 412 a few times), take the
+same per-district budget, and
 authenticate the same way: OAuth 1.0a signed afresh on every attempt (servers refuse a replayed
 nonce), or an OAuth 2 bearer token renewed once on a 401; the vendor header goes on gradebook
 calls only.
@@ -16,15 +17,25 @@ one write, an idle connection the SIS closed replaced before use. The district's
 only while a request is on the wire; encoding, signing, decompressing and the sleeps between
 retries happen outside it. Redirects are not followed (a 3xx is the answer), so credentials
 never leave the district's own origins.
+
+Each request has a deadline (`RetryPolicy.deadline`) for its whole answer, body included: one
+watchdog thread per process shuts the socket of a request past it, so a SIS trickling bytes
+(each read well inside the per-read timeout) cannot hold a run. The attempt counts as a lost
+answer and is retried like a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import heapq
 import http.client
+import itertools
 import json
+import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -46,7 +57,16 @@ from pipeline.oneroster.auth import (
     vendor_headers,
 )
 from pipeline.oneroster.models import OneRosterError
-from pipeline.oneroster.policy import RequestStats, RetryPolicy, budget_for, redact_url
+from pipeline.oneroster.policy import (
+    CONFLICT_STATUSES,
+    RETRY_STATUSES,
+    WRITE_METHODS,
+    RequestStats,
+    RetryPolicy,
+    budget_for,
+    redact_url,
+)
+from pipeline.oneroster.token_cache import TokenCacheDir
 
 Service = Literal["rostering", "gradebook"]
 Origin = tuple[str, str, int | None]  # scheme, host, port
@@ -102,7 +122,8 @@ class Transport:
 
     def __init__(self, config: DistrictConfig, policy: RetryPolicy | None = None, *,
                  signature_type: SignatureType = "header",
-                 user_agent: str = "passback/0.1") -> None:
+                 user_agent: str = "passback/0.1",
+                 token_cache: TokenCacheDir | None = None) -> None:
         sis = config.sis
         bases = (sis.rostering_base, sis.gradebook_base)
         # Validated configs already refuse it; one built around validation (model_copy,
@@ -132,7 +153,8 @@ class Transport:
         # Token requests are POSTs that are safe to repeat: they retry under the same policy.
         self._token_session = _token_session(self.policy.retry(frozenset({"POST"})))
         self._tokens = None if self._signer is not None else TokenManager(
-            sis.auth, self._token_session, self.stats, sis.timeout_seconds)  # type: ignore[arg-type]
+            sis.auth, self._token_session, self.stats, sis.timeout_seconds,  # type: ignore[arg-type]
+            version=sis.oneroster_version, cache_dir=token_cache)
 
     def close(self) -> None:
         """Close every thread's connections and the token session."""
@@ -148,14 +170,18 @@ class Transport:
 
         `url` must be well formed (quoted); `params` are url-encoded onto it. Raises
         `OneRosterError` when no answer came after every retry, `OneRosterAuthError` on a 401
-        (after one token renewal for OAuth 2). A 429 / 5xx still there after the retries is
-        returned: the caller names the status.
+        (after one token renewal for OAuth 2). A 408 / 429 / 5xx still there after the
+        retries, or a write's 409 / 412 after `policy.conflict_retries`, is returned: the
+        caller names the status.
         """
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
         prefix = self._prefix_of(method, url)
         headers = self._call_headers(method, service, body)
-        retry, renewed = self.policy.retry(), False
+        write = method in WRITE_METHODS
+        retry = self.policy.retry(
+            statuses=RETRY_STATUSES | CONFLICT_STATUSES if write else RETRY_STATUSES)
+        renewed, conflicts = False, 0
         while True:
             sent_url, signed, token = self._authorise(method, url, headers)
             target = sent_url[len(prefix):] or "/"  # the request line: path and query
@@ -174,9 +200,14 @@ class Transport:
                 continue
             if answer.status == 401:
                 raise OneRosterAuthError(
-                    f"{method} {redact_url(url)}: the SIS refused our credentials (HTTP 401); "
-                    "check the district's auth settings and environment variables")
+                    f"{method} {redact_url(url)}: the SIS refused our credentials (HTTP 401"
+                    f"{', after a fresh token' if renewed else ''}); check the district's auth "
+                    "settings and environment variables", 401)
             if retry.is_retry(method, answer.status, "Retry-After" in answer.headers):
+                if answer.status in CONFLICT_STATUSES:
+                    if conflicts >= self.policy.conflict_retries:
+                        break  # the SIS keeps its answer: the caller reports it
+                    conflicts += 1
                 try:
                     retry = retry.increment(method, url, response=answer)  # type: ignore[arg-type]
                 except MaxRetryError:
@@ -223,24 +254,38 @@ class Transport:
             retry = retry.increment(method, url, error=error)
         except (MaxRetryError, ConnectTimeoutError, ProtocolError):
             cause = error.__cause__ or error
+            reason = str(error) if isinstance(error, DeadlineExceeded) else type(cause).__name__
             raise OneRosterError(f"{method} {redact_url(url)} failed after retries: "
-                                 f"{type(cause).__name__}") from None
+                                 f"{reason}", transient=True) from None
         self.stats.count(retries=1)
         retry.sleep()
         return retry
 
     def _exchange(self, origin: Origin, method: str, url: str, target: str,
                   body: bytes | None, headers: dict[str, str]) -> Answer:
-        """One request and its whole answer, holding an in-flight slot only meanwhile."""
+        """One request and its whole answer, holding an in-flight slot only meanwhile; the
+        watchdog shuts the socket when the answer is not in whole by the policy's deadline."""
         connection = self._connection(origin)
+        ticket = None
         try:
             with self._budget.slot():
+                ticket = _WATCHDOG.watch(connection.sock, time.monotonic() + self.policy.deadline)
                 connection.request(method, target, body=body, headers=headers)
                 answer = Answer(method, url, connection.getresponse())
         except (OSError, http.client.HTTPException) as error:  # dropped, reset, timed out
             connection.close()
+            if ticket is not None and _WATCHDOG.done(ticket):
+                raise self._late() from None
             raise ProtocolError(f"no answer: {type(error).__name__}") from error
+        if _WATCHDOG.done(ticket):
+            # Shut mid-answer, a head can parse as complete (the shut ends it): never trust it.
+            connection.close()
+            raise self._late()
         return answer
+
+    def _late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no complete answer within the {self.policy.deadline:g} s deadline")
 
     def _connection(self, origin: Origin) -> http.client.HTTPConnection:
         """This thread's connection to `origin`, connected; raises urllib3's connect error."""
@@ -271,6 +316,71 @@ class Transport:
         with self._connections_lock:
             self._connections.append(connection)
         return connection
+
+
+class DeadlineExceeded(ProtocolError):
+    """A request whose answer did not arrive in whole by its deadline (retried as lost)."""
+
+
+class _Watchdog:
+    """One daemon thread per process that shuts the socket of a request past its deadline.
+
+    `watch` and `done` cost a lock and a heap push per request; the thread sleeps until the
+    earliest live deadline. Entries of finished requests are skipped (and pruned) lazily.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, socket.socket]] = []
+        self._live: set[int] = set()
+        self._tickets = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, deadline: float) -> int:
+        """Watch `sock` until `done`; returns the ticket to hand back."""
+        with self._cond:
+            ticket = next(self._tickets)
+            if len(self._heap) > 2 * len(self._live) + 1024:  # mostly finished requests
+                self._heap = [entry for entry in self._heap if entry[1] in self._live]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (deadline, ticket, sock))
+            self._live.add(ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sis-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            if self._heap[0][1] == ticket:
+                self._cond.notify()
+            return ticket
+
+    def done(self, ticket: int) -> bool:
+        """Stop watching; True when the deadline had already passed and the socket was shut."""
+        with self._cond:
+            if ticket in self._live:
+                self._live.discard(ticket)
+                return False
+            return True
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, ticket, sock = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._live.discard(ticket)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _origin(url: str) -> Origin:

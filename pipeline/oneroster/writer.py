@@ -18,6 +18,7 @@ from pipeline.oneroster.endpoints import Endpoint, endpoint
 from pipeline.oneroster.models import JSON, WriteOutcome, parse_imsx
 from pipeline.oneroster.policy import RequestStats, RetryPolicy
 from pipeline.oneroster.references import Hrefs
+from pipeline.oneroster.token_cache import TokenCacheDir
 from pipeline.oneroster.transport import Answer, Transport
 
 
@@ -25,14 +26,16 @@ class OneRosterWriter:
     """Creates, replaces and deletes records in one district's SIS; use as a context manager.
 
     Only PUT (OneRoster's create-or-replace at a sourcedId the client picks) and DELETE: both
-    idempotent, so both are retried. `stats` counts requests, retries and token renewals.
+    idempotent, so both are retried (a 409 / 412 a few times, then it is the SIS's answer).
+    `stats` counts requests, retries and token renewals.
     """
 
     def __init__(self, config: DistrictConfig, policy: RetryPolicy | None = None, *,
-                 signature_type: SignatureType = "header") -> None:
+                 signature_type: SignatureType = "header",
+                 token_cache: TokenCacheDir | None = None) -> None:
         sis = config.sis
         self.transport = Transport(config, policy, signature_type=signature_type,
-                                   user_agent="passback-sink/0.1")
+                                   user_agent="passback-sink/0.1", token_cache=token_cache)
         self.stats: RequestStats = self.transport.stats
         self._version = sis.oneroster_version
         self._bases = {"rostering": sis.rostering_base, "gradebook": sis.gradebook_base}

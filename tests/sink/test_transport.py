@@ -150,3 +150,96 @@ def test_a_url_off_the_districts_sis_is_refused_before_anything_is_sent(
                 with pytest.raises(OneRosterError, match="not one of the district's SIS"):
                     reader.transport.send("GET", url, service="rostering")
     assert sis.connections == 0 and heads == [] and reader.stats.requests == 0
+
+
+def _trickle(part: str, records: int = 40) -> object:
+    """A connection handler that answers every request slowly: a byte every 20 ms, in the
+    head or in the body, each read well inside any per-read timeout."""
+    body = json.dumps({"orgs": _orgs(records)}).encode()
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n").encode()
+
+    def handle(conn: object) -> None:
+        from tests.sink.raw_sis import read_request
+        if not read_request(conn):  # type: ignore[arg-type]
+            return
+        fast, slow = (head + b"\r\n", body) if part == "body" else (b"", head + b"X-Pad: "
+                                                                    + b"a" * 400 + b"\r\n\r\n")
+        started = time.monotonic()
+        try:
+            conn.sendall(fast)  # type: ignore[attr-defined]
+            for byte in slow:
+                if time.monotonic() - started > 20:
+                    return
+                conn.sendall(bytes([byte]))  # type: ignore[attr-defined]
+                time.sleep(0.02)
+        except OSError:
+            return  # the client gave up on us: what the deadline is for
+    return handle
+
+
+@pytest.mark.parametrize("part", ["body", "head"])
+def test_a_sis_trickling_bytes_is_cut_off_at_the_request_deadline(
+        credentials_env: None, part: str) -> None:
+    patient = OneRosterResource(max_retries=1, backoff_factor=0.0, backoff_max_seconds=0.0,
+                                backoff_jitter=0.0, request_deadline_seconds=0.5)
+    with raw_sis(_trickle(part)) as sis:  # type: ignore[arg-type]
+        config = district_config(sis, version="1.1", auth="oauth1")  # 5 s per read
+        started = time.monotonic()
+        with patient.reader(config) as reader, pytest.raises(OneRosterError) as err:
+            reader.records("orgs")
+        took = time.monotonic() - started
+    # Two attempts of half a second each, not the minute the trickle would take.
+    assert took < 3.0, took
+    assert "deadline" in str(err.value) and err.value.transient
+    assert sis.connections == 2 and reader.stats.retries == 1
+
+
+@pytest.mark.parametrize("status", [409, 412])
+def test_a_write_answered_409_or_412_is_retried_a_few_times_before_it_is_the_answer(
+        credentials_env: None, status: int) -> None:
+    heads: list[bytes] = []
+    conflicted: Counter[str] = Counter()
+
+    def conflict_twice(head: bytes) -> bytes:
+        _, path, _ = _request_line(head)
+        conflicted[path] += 1
+        if path.endswith("/li-settles") and conflicted[path] > 2:
+            return http_answer(201, b"{}")
+        return http_answer(status, b'{"imsx_codeMajor": "failure", "imsx_description": '
+                                   b'"changed meanwhile"}')
+
+    conflicts = OneRosterResource(max_retries=6, backoff_factor=0.0, backoff_max_seconds=0.0,
+                                  backoff_jitter=0.0, conflict_retries=3)
+    with raw_sis(keep_alive(conflict_twice, heads)) as sis:
+        config = district_config(sis, version="1.1", auth="oauth1")
+        with conflicts.writer(config) as writer:
+            settled = writer.put("line_items", "li-settles", {"title": "Quiz"})
+            stuck = writer.delete("results", "r-stuck")
+    assert (settled.status, settled.ok, settled.retries) == (201, True, 2)
+    # Still in conflict after three retries: the SIS's answer, with its imsx.
+    assert (stuck.status, stuck.ok, stuck.retries) == (status, False, 3)
+    assert stuck.imsx is not None and stuck.imsx.description == "changed meanwhile"
+    assert len(heads) == 3 + 4
+
+
+def test_a_408_is_retried_and_a_404_read_is_permanent(credentials_env: None) -> None:
+    heads: list[bytes] = []
+
+    def answer(head: bytes) -> bytes:
+        _, path, _ = _request_line(head)
+        if path.endswith("/orgs") and len(heads) == 1:
+            return http_answer(408, b"{}")
+        if path.endswith("/orgs"):
+            return http_answer(200, json.dumps({"orgs": _orgs(2)}).encode(),
+                               {"X-Total-Count": "2"})
+        return http_answer(404, b'{"imsx_codeMajor": "failure"}')
+
+    with raw_sis(keep_alive(answer, heads)) as sis:
+        config = district_config(sis, version="1.1", auth="oauth1")
+        with QUICK.reader(config) as reader:
+            assert len(reader.records("orgs")) == 2
+            with pytest.raises(OneRosterError) as err:
+                reader.records("classes")
+    assert err.value.status == 404 and not err.value.transient
+    assert len(heads) == 3  # the 408 once more, the 404 not at all

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pipeline.oneroster.spec import SpecValidators
-from tooling.sandbox.auth import SCOPE_PREFIX, Authenticator
+from tooling.sandbox.auth import Authenticator, needed_scopes
 from tooling.sandbox.errors import ImsxError, bad_request, imsx_body, unknown_object
 from tooling.sandbox.gradebook import GradebookApi, GradebookService
 from tooling.sandbox.profiles import SISProfile
@@ -33,18 +33,6 @@ from tooling.sandbox.rostering import (
 log = logging.getLogger(__name__)
 V1P1, ROSTERING, GRADEBOOK = ("/ims/oneroster/v1p1", "/ims/oneroster/rostering/v1p2",
                               "/ims/oneroster/gradebook/v1p2")
-# Any one of the listed scopes opens a (family, method) pair.
-REQUIRED_SCOPES = {
-    ("roster", "GET"): ("roster.readonly", "roster-core.readonly"),
-    ("gradebook", "GET"): ("gradebook.readonly", "gradebook-core.readonly"),
-    ("gradebook", "PUT"): ("gradebook.createput",),
-    # The spec asks createpost for bulk POSTs; createput is accepted too because a
-    # client that may create by PUT has nothing more to gain from POST.
-    ("gradebook", "POST"): ("gradebook.createpost", "gradebook.createput"),
-    ("gradebook", "DELETE"): ("gradebook.delete",),
-}
-_NEEDED_URIS = {key: tuple(SCOPE_PREFIX + name for name in names)
-                for key, names in REQUIRED_SCOPES.items()}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -96,7 +84,7 @@ def guarded(ctx: SandboxContext, family: str, handler: Handler) -> Handler:
         v1p2 = is_v1p2_path(path)
         try:
             scopes = await _scopes(ctx, request)
-            needed = _NEEDED_URIS[(family, request.method)]
+            needed = needed_scopes(family, request.method, v1p2)
             if scopes.isdisjoint(needed):
                 raise ImsxError(403, "forbidden", f"the access token lacks the scope "
                                 f"{needed[0]} needed for {request.method} here")

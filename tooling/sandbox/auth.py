@@ -3,8 +3,13 @@
 OAuth 1.0a (HMAC-SHA1 / HMAC-SHA256, two-legged) is verified with oauthlib's
 `SignatureOnlyEndpoint`, including query parameters, timestamp and nonce
 replay. OAuth 2 client credentials are issued by oauthlib's
-`BackendApplicationServer` at ``/oauth/token`` with the OneRoster 1.2 scopes.
-Both kinds work on every path; an OAuth 1 key carries every scope.
+`BackendApplicationServer` at ``/oauth/token`` with the 1EdTech scopes of both
+versions: OneRoster 1.1 scopes (``…/or/v1p1/scope/…``) open the 1.1 paths and
+1.2 scopes (``…/or/v1p2/scope/…``) the 1.2 ones, as the specs name them, so a
+district asking for the other version's scopes gets a 403 naming the scope. An
+unknown scope is refused at the token endpoint with ``invalid_scope`` (after the
+client is authenticated). Both kinds work on every path; an OAuth 1 key carries
+every scope.
 """
 
 from __future__ import annotations
@@ -27,11 +32,39 @@ from oauthlib.oauth2 import RequestValidator as OAuth2Validator
 from tooling.sandbox.errors import ImsxError
 
 SCOPE_PREFIX = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
-ALL_SCOPES = tuple(SCOPE_PREFIX + name for name in (
+V1P1_SCOPE_PREFIX = "https://purl.imsglobal.org/spec/or/v1p1/scope/"
+V1P2_SCOPES = tuple(SCOPE_PREFIX + name for name in (
     "roster.readonly", "roster-core.readonly", "roster-demographics.readonly",
     "gradebook.readonly", "gradebook-core.readonly", "gradebook.createput",
     "gradebook.createpost", "gradebook.delete",
 ))
+# OneRoster 1.1's OAuth 2 scopes (its REST binding; 1.1 has no -core gradebook or createpost).
+V1P1_SCOPES = tuple(V1P1_SCOPE_PREFIX + name for name in (
+    "roster.readonly", "roster-core.readonly", "roster-demographics.readonly",
+    "resource.readonly", "gradebook.readonly", "gradebook.createput", "gradebook.delete",
+))
+ALL_SCOPES = V1P2_SCOPES + V1P1_SCOPES
+# Any one of the listed scopes opens a (family, method) pair, per version.
+REQUIRED_SCOPES = {
+    ("roster", "GET"): ("roster.readonly", "roster-core.readonly"),
+    ("gradebook", "GET"): ("gradebook.readonly", "gradebook-core.readonly"),
+    ("gradebook", "PUT"): ("gradebook.createput",),
+    # The spec asks createpost for bulk POSTs; createput is accepted too because a
+    # client that may create by PUT has nothing more to gain from POST.
+    ("gradebook", "POST"): ("gradebook.createpost", "gradebook.createput"),
+    ("gradebook", "DELETE"): ("gradebook.delete",),
+}
+_NEEDED = {
+    (v1p2, key): tuple(uri for uri in (prefix + name for name in names)
+                       if uri in ALL_SCOPES)
+    for v1p2, prefix in ((True, SCOPE_PREFIX), (False, V1P1_SCOPE_PREFIX))
+    for key, names in REQUIRED_SCOPES.items()
+}
+
+
+def needed_scopes(family: str, method: str, v1p2: bool) -> tuple[str, ...]:
+    """The scopes of which any one opens `method` on a `family` path of that version."""
+    return _NEEDED[(v1p2, (family, method))]
 NONCE_WINDOW_S = 600  # oauthlib's default timestamp lifetime; nonces older than this expire
 
 

@@ -56,6 +56,20 @@ def _later_page_html(offset: int, records: list[dict[str, Any]]) -> Answer:
     return 200, {"Content-Type": "text/html"}, b"<html><body>Maintenance</body></html>"
 
 
+def _next_link_to_itself(offset: int, records: list[dict[str, Any]]) -> Answer:
+    """Page two names itself as the next page (the loop of issue 17); no total, so the client
+    pages by the links."""
+    status, headers, body = page(offset, records)
+    headers = {k: v for k, v in headers.items() if k != "X-Total-Count"}
+    if offset >= PAGE:
+        headers["Link"] = f'<{{base}}?limit={PAGE}&offset={PAGE}>; rel="next"'
+    return status, headers, body
+
+
+def _ignores_offset(offset: int, records: list[dict[str, Any]]) -> Answer:
+    return 200, JSON_HEADERS, json.dumps({"enrollments": records[:PAGE]}).encode()
+
+
 def _without(field_name: str, n: int) -> dict[str, Any]:
     record = dict(GOOD_RECORDS[n])
     del record[field_name]
@@ -115,4 +129,14 @@ SIS_CASES: list[SISCase] = [
             _fixed(500, IMSX_FAILURE)),
     SISCase("sis-401", "401 on every call", "failed", "refused our credentials",
             _fixed(401, IMSX_FAILURE)),
+    # Issue 17: a hostile SIS's paging and wrappers.
+    SISCase("sis-other-wrapper", '`{"data": []}` with 200: another wrapper, no `enrollments`',
+            "failed", "no `enrollments` list", _fixed(200, b'{"data": []}')),
+    SISCase("sis-next-link-repeats", 'page 2\'s Link rel="next" names page 2 again (no total)',
+            "failed",
+            "a page already fetched", _next_link_to_itself),
+    SISCase("sis-ignores-offset", "the first page again at every offset, no paging headers",
+            "failed", "repeats records already read", _ignores_offset),
+    SISCase("sis-total-count-huge", "X-Total-Count 1000000000 for 8 records", "loaded", "",
+            _total(1_000_000_000, links=True)),
 ]
