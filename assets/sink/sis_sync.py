@@ -27,7 +27,7 @@ from pipeline.graph import (
     passback_partition_tags,
     sis_key,
 )
-from pipeline.oneroster import OneRosterAuthError, OneRosterResource
+from pipeline.oneroster import OneRosterError, OneRosterResource
 from pipeline.resources import Districts, Warehouse
 from pipeline.sink import SyncReport, run_sync
 from pipeline.sink.safeguards import MassChangeError
@@ -137,9 +137,11 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
                               connect=warehouse.get_connection, dry_run=dry_run,
                               run_id=context.run.run_id, as_of=as_of, log=context.log.info,
                               allow_mass_change=config.allow_mass_change)
-    except (OneRosterAuthError, ConfigError, MassChangeError) as exc:
-        # Wrong credentials do not heal in a minute, and a held mass change waits for a
-        # person: fail now, no step retries.
+    except (OneRosterError, ConfigError, MassChangeError) as exc:
+        if isinstance(exc, OneRosterError) and exc.transient:
+            raise  # the SIS may be back in a minute: the step's retry policy may try again
+        # Wrong credentials or another permanent answer do not heal in a minute, and a held
+        # mass change waits for a person: fail now with the cause, no step retries.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if dry_run:
         yield dg.AssetObservation(asset_key=KEY, partition=context.partition_key,
