@@ -78,12 +78,22 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
+# The collections the sink reconciles with (pipeline/sink/plan.py): after an incremental
+# read, their size is checked against the SIS's, because an incremental read cannot see a
+# record the SIS deleted outright (no `tobedeleted`) or lost in a restart.
+RECONCILED = frozenset({"line_items", "results"})
+
+
 def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connect: Connect,
                 reader: Callable[[], AbstractContextManager[OneRosterClient]],
                 ) -> dg.MaterializeResult:
     """Read one collection of one district from the SIS (changes since the cursor, or all of
     it), then write `sis.<entity>`, its set-aside records, the cursor and the read's
-    `passback.sis_reads` row in one transaction; the network first, the warehouse after."""
+    `passback.sis_reads` row in one transaction; the network first, the warehouse after.
+
+    A reconciled collection read incrementally is then counted: if the SIS says it holds
+    fewer records than the warehouse has, records went missing without a trace, and the
+    collection is read again in full (one request more a night, a full read only then)."""
     started, began = time.monotonic(), datetime.now(UTC)
     district = config.district
     with connect() as conn:
@@ -91,6 +101,7 @@ def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connec
     full = since is None
     with reader() as client:
         extract = client.extract(ep.entity, since=since)
+        total = None if full or ep.entity not in RECONCILED else client.total(ep.entity)
     with connect() as conn, transaction(conn):
         changes = write_table(conn, f"sis.{ep.entity}", district, extract.rows, ["sourced_id"],
                               full=full, deleted=extract.deleted)
@@ -102,6 +113,14 @@ def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connec
                       extract.stats.requests])
         is_sessions = sis_key(ep.entity) == ACADEMIC_SESSIONS
         grading_period_metadata = _grading_periods(conn, config) if is_sessions else {}
+    if total is not None and total < changes.rows:
+        dg.get_dagster_logger().info(
+            f"{district}: the SIS holds {total} {ep.entity}, the warehouse {changes.rows} "
+            "after the incremental read: some went missing in the SIS; reading them in full")
+        result = read_entity(ep, config, True, connect, reader)
+        return dg.MaterializeResult(metadata={
+            **(result.metadata or {}), "sis_total_before_full_read": total,
+            "warehouse_rows_before_full_read": changes.rows})
     metadata = _metadata(extract, changes, full, since, time.monotonic() - started)
     return dg.MaterializeResult(metadata={**metadata, **grading_period_metadata})
 

@@ -120,6 +120,13 @@ class OneRosterClient:
         return Extract(entity, pa.Table.from_pylist(rows, schema=ep.arrow_schema), deleted,
                        quarantined, _latest(records, ep.cursor_field), stats)
 
+    def total(self, entity: str) -> int | None:
+        """How many records the SIS says a collection holds (its `X-Total-Count`, asked with
+        a page of one record); None when it does not say."""
+        ep = endpoint(entity)
+        url = self._bases[ep.service] + ep.path(self.version)
+        return self._page(ep, url, {"limit": 1, "offset": 0}).total
+
     def get(self, entity: str, sourced_id: str) -> JSON | None:
         """One record by sourcedId, or None when the SIS does not have it."""
         ep = endpoint(entity)
