@@ -199,6 +199,13 @@ class SISConfig(_Strict):
                 f"{profile.label} OneRoster 1.2 needs `vendor` (key_env and secret_env) for "
                 "gradebook calls"
             )
+        if isinstance(self.auth, OAuth2Auth):
+            mine = "v1p1" if self.oneroster_version == "1.1" else "v1p2"
+            other = [s for s in self.auth.scopes if "/spec/or/v1p" in s and f"/{mine}/" not in s]
+            if other:
+                raise ValueError(
+                    f"auth.scopes {other} are not OneRoster {self.oneroster_version} scopes "
+                    f"(theirs name /spec/or/{mine}/scope/...); a SIS refuses them")
         return self
 
     @property
@@ -319,6 +326,22 @@ class DistrictConfig(_Strict):
     def zone(self) -> ZoneInfo:
         """The district's time zone."""
         return ZoneInfo(self.time_zone)
+
+    @model_validator(mode="after")
+    def _deletions_need_their_scope(self) -> DistrictConfig:
+        scopes = self.sis.auth.scopes if isinstance(self.sis.auth, OAuth2Auth) else []
+        if self.passback.propagate_deletions and scopes and not any(
+                s.endswith("/gradebook.delete") for s in scopes):
+            raise ValueError(
+                "passback.propagate_deletions is on but sis.auth.scopes lacks "
+                "gradebook.delete: every DELETE would be refused (403); add "
+                f"https://purl.imsglobal.org/spec/or/{self._scope_version}/scope/"
+                "gradebook.delete, or turn deletions off")
+        return self
+
+    @property
+    def _scope_version(self) -> str:
+        return "v1p1" if self.sis.oneroster_version == "1.1" else "v1p2"
 
     @property
     def nightly_time(self) -> tuple[int, int]:

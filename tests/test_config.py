@@ -41,6 +41,8 @@ def test_version_1_1_uses_one_base() -> None:
     data = copy.deepcopy(DEMO)
     data["sis"]["oneroster_version"] = "1.1"
     data["sis"].pop("vendor")
+    data["sis"]["auth"]["scopes"] = [s.replace("/v1p2/", "/v1p1/")
+                                     for s in data["sis"]["auth"]["scopes"]]
     from pipeline.config import DistrictConfig
 
     config = DistrictConfig.model_validate(data)
@@ -170,3 +172,18 @@ def test_the_nightly_run_follows_the_sis_roster_refresh_unless_the_district_says
     assert "05:00 America/Chicago" in nightly_schedules({"demo": campus})[0].description
     assert any("24-hour local time" in p for p in problems(
         tmp_path, copy.deepcopy(DEMO) | {"schedule": {"nightly_time": "5am"}}))
+
+
+def test_oauth2_scopes_match_the_version_and_deletions_need_their_scope(
+        tmp_path: Path) -> None:
+    old = copy.deepcopy(DEMO)
+    old["sis"]["oneroster_version"] = "1.1"
+    old["sis"].pop("vendor")
+    assert any("are not OneRoster 1.1 scopes" in p for p in problems(tmp_path, old))
+
+    deleting = copy.deepcopy(DEMO)
+    deleting["passback"]["propagate_deletions"] = True
+    assert any("lacks gradebook.delete" in p for p in problems(tmp_path, deleting))
+    deleting["sis"]["auth"]["scopes"].append(
+        "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete")
+    load_district_file(write(tmp_path, deleting))  # no error
