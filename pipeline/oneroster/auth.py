@@ -25,6 +25,7 @@ from oauthlib.oauth1 import SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY, Cl
 from oauthlib.oauth2 import BackendApplicationClient
 
 from pipeline.config import OAuth1Auth, OAuth2Auth, SISConfig, secret
+from pipeline.oneroster.deadline import cut_short, watched
 from pipeline.oneroster.models import OneRosterError
 from pipeline.oneroster.policy import RequestStats, is_transient
 from pipeline.oneroster.token_cache import RunTokenCache, TokenCacheDir
@@ -115,14 +116,20 @@ class TokenManager:
     def _fetch(self) -> None:
         url = self._auth.token_url
         body = self._oauth.prepare_request_body(scope=self._auth.scopes or None)
-        try:
-            response = self._session.post(
-                url, data=body, auth=(self._client_id, self._client_secret),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise OneRosterError(f"token request to {url} failed after retries: "
-                                 f"{type(exc).__name__}", transient=True) from None
+        with watched() as opened:
+            try:
+                response = self._session.post(
+                    url, data=body, auth=(self._client_id, self._client_secret),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    timeout=self._timeout)
+            except requests.RequestException as exc:
+                late = " (no complete answer by the deadline)" if cut_short(opened) else ""
+                raise OneRosterError(f"token request to {url} failed after retries: "
+                                     f"{type(exc).__name__}{late}", transient=True) from None
+        if cut_short(opened):
+            # The watchdog shut the connection: what arrived may parse, but it is not whole.
+            raise OneRosterError(f"token request to {url}: no complete answer by the "
+                                 "request deadline", transient=True)
         retried = retries_of(response)
         self._stats.count(requests=1 + retried, retries=retried)
         payload = _json_object(response)

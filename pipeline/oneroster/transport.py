@@ -26,13 +26,9 @@ answer and is retried like a timeout.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import heapq
 import http.client
-import itertools
 import json
-import socket
 import ssl
 import threading
 import time
@@ -56,6 +52,7 @@ from pipeline.oneroster.auth import (
     oauth1,
     vendor_headers,
 )
+from pipeline.oneroster.deadline import WATCHDOG, DeadlineHTTPConnection, DeadlineHTTPSConnection
 from pipeline.oneroster.models import OneRosterError
 from pipeline.oneroster.policy import (
     CONFLICT_STATUSES,
@@ -151,7 +148,8 @@ class Transport:
         self._signer = oauth1(sis.auth, signature_type) \
             if isinstance(sis.auth, OAuth1Auth) else None
         # Token requests are POSTs that are safe to repeat: they retry under the same policy.
-        self._token_session = _token_session(self.policy.retry(frozenset({"POST"})))
+        self._token_session = _token_session(self.policy.retry(frozenset({"POST"})),
+                                             self.policy.deadline)
         self._tokens = None if self._signer is not None else TokenManager(
             sis.auth, self._token_session, self.stats, sis.timeout_seconds,  # type: ignore[arg-type]
             version=sis.oneroster_version, cache_dir=token_cache)
@@ -269,15 +267,15 @@ class Transport:
         ticket = None
         try:
             with self._budget.slot():
-                ticket = _WATCHDOG.watch(connection.sock, time.monotonic() + self.policy.deadline)
+                ticket = WATCHDOG.watch(connection.sock, time.monotonic() + self.policy.deadline)
                 connection.request(method, target, body=body, headers=headers)
                 answer = Answer(method, url, connection.getresponse())
         except (OSError, http.client.HTTPException) as error:  # dropped, reset, timed out
             connection.close()
-            if ticket is not None and _WATCHDOG.done(ticket):
+            if ticket is not None and WATCHDOG.done(ticket):
                 raise self._late() from None
             raise ProtocolError(f"no answer: {type(error).__name__}") from error
-        if _WATCHDOG.done(ticket):
+        if WATCHDOG.done(ticket):
             # Shut mid-answer, a head can parse as complete (the shut ends it): never trust it.
             connection.close()
             raise self._late()
@@ -322,65 +320,6 @@ class DeadlineExceeded(ProtocolError):
     """A request whose answer did not arrive in whole by its deadline (retried as lost)."""
 
 
-class _Watchdog:
-    """One daemon thread per process that shuts the socket of a request past its deadline.
-
-    `watch` and `done` cost a lock and a heap push per request; the thread sleeps until the
-    earliest live deadline. Entries of finished requests are skipped (and pruned) lazily.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, socket.socket]] = []
-        self._live: set[int] = set()
-        self._tickets = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, sock: socket.socket, deadline: float) -> int:
-        """Watch `sock` until `done`; returns the ticket to hand back."""
-        with self._cond:
-            ticket = next(self._tickets)
-            if len(self._heap) > 2 * len(self._live) + 1024:  # mostly finished requests
-                self._heap = [entry for entry in self._heap if entry[1] in self._live]
-                heapq.heapify(self._heap)
-            heapq.heappush(self._heap, (deadline, ticket, sock))
-            self._live.add(ticket)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sis-deadlines",
-                                                daemon=True)
-                self._thread.start()
-            if self._heap[0][1] == ticket:
-                self._cond.notify()
-            return ticket
-
-    def done(self, ticket: int) -> bool:
-        """Stop watching; True when the deadline had already passed and the socket was shut."""
-        with self._cond:
-            if ticket in self._live:
-                self._live.discard(ticket)
-                return False
-            return True
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0][1] not in self._live:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                deadline, ticket, sock = self._heap[0]
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                self._live.discard(ticket)
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
-
-
-_WATCHDOG = _Watchdog()
 
 
 def _origin(url: str) -> Origin:
@@ -393,10 +332,21 @@ def _prefix(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _token_session(retry: Retry) -> requests.Session:
-    """The session OAuth 2 token requests go through (few, and to the token URL's host)."""
+def _token_session(retry: Retry, deadline: float) -> requests.Session:
+    """The session OAuth 2 token requests go through (few, and to the token URL's host).
+
+    Each request gets a connection of its own (`Connection: close`), which the watchdog
+    shuts `deadline` seconds after it opened: a token endpoint trickling bytes holds a step
+    no longer than any other SIS request."""
+    http = type("TokenHTTPConnection", (DeadlineHTTPConnection,), {"deadline": deadline})
+    https = type("TokenHTTPSConnection", (DeadlineHTTPSConnection,), {"deadline": deadline})
     session = requests.Session()
+    session.headers["Connection"] = "close"
     adapter = HTTPAdapter(max_retries=retry)
+    pools = adapter.poolmanager.pool_classes_by_scheme
+    adapter.poolmanager.pool_classes_by_scheme = {
+        "http": type("TokenHTTPPool", (pools["http"],), {"ConnectionCls": http}),
+        "https": type("TokenHTTPSPool", (pools["https"],), {"ConnectionCls": https})}
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -37,7 +37,8 @@ def raw_sis(handle: Callable[[socket.socket], None]) -> Iterator[SimpleNamespace
     """A loopback server that passes each accepted connection to `handle` in its own thread."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    seen = SimpleNamespace(url=f"http://127.0.0.1:{port}", connections=0, requests=[])
+    seen = SimpleNamespace(url=f"http://127.0.0.1:{port}", connections=0, requests=[],
+                           token_url=f"http://127.0.0.1:{port}/oauth/token")
     stop = threading.Event()
 
     def serve() -> None:

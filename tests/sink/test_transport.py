@@ -243,3 +243,19 @@ def test_a_408_is_retried_and_a_404_read_is_permanent(credentials_env: None) -> 
                 reader.records("classes")
     assert err.value.status == 404 and not err.value.transient
     assert len(heads) == 3  # the 408 once more, the 404 not at all
+
+
+@pytest.mark.parametrize("part", ["body", "head"])
+def test_a_token_endpoint_trickling_bytes_is_cut_off_at_the_deadline_too(
+        credentials_env: None, part: str) -> None:
+    patient = OneRosterResource(max_retries=1, backoff_factor=0.0, backoff_max_seconds=0.0,
+                                backoff_jitter=0.0, request_deadline_seconds=0.5)
+    with raw_sis(_trickle(part)) as sis:  # type: ignore[arg-type]
+        config = district_config(sis, version="1.2", auth="oauth2")  # 5 s per read
+        started = time.monotonic()
+        with patient.reader(config) as reader, pytest.raises(OneRosterError) as err:
+            reader.records("orgs")
+        took = time.monotonic() - started
+    # The token POST gets the request deadline, not the minute the trickle would take.
+    assert took < 3.0, took
+    assert "token request" in str(err.value) and err.value.transient
