@@ -61,7 +61,7 @@ def test_second_sync_of_a_district_waits_for_the_first(tmp_path: Path,
                f"- second sync said: {[ln for ln in out_second.splitlines() if 'wait' in ln]}"]
     write_report("concurrency", summary)
     report = "\n".join(summary) + f"\n--- first\n{out_first[-1500:]}\n--- second\n" \
-        f"{out_second[-1500:]}"
+        f"{out_second[-1500:]}\n--- third\n{out_third[-3000:]}"
     assert second.returncode == 0 and third.returncode == 0, report
     assert writes_while_held == 0, report
     assert "{'unchanged': 80}" in out_third, report
