@@ -22,11 +22,15 @@ STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "plan_nightly", "
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One smoke run (~100 students, no dlt baseline), as `make bench` would run it."""
-    out = tmp_path_factory.mktemp("bench") / "results.json"
+    folder = tmp_path_factory.mktemp("bench")
+    out, kept = folder / "results.json", folder / "scratch"
     done = subprocess.run(
         [sys.executable, "-m", "tooling.bench", "--mode", "smoke", "--no-dlt", "--json",
-         str(out)], cwd=REPO, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+         str(out), "--keep", str(kept)], cwd=REPO, capture_output=True, text=True, timeout=240)
+    # A failed stage's own log says why: show its end with the harness's output.
+    logs = "".join(f"\n--- {log}\n{log.read_text()[-2000:]}"
+                   for log in sorted(kept.rglob("*.log")) if "Error" in log.read_text())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + logs
     return json.loads(out.read_text(encoding="utf-8"))
 
 
