@@ -147,24 +147,28 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
 # they are in no OneRoster record, and turning them (time-zone-aware timestamps among them)
 # into Python objects per row buys nothing; so are the SIS's timestamps, compared here.
 # - `ledger_sent`: the SIS holds an object under this sourcedId (sent once, not deleted);
-# - `read_back`: the SIS's gradebook was read (`passback.sis_reads`, written by the extract
-#   with the rows it read) after the ledger's last write of this object, so what `sis.*` says
-#   of it can be trusted; never read, or read before our write: nothing is reconciled;
-# - `sis_held`: that read found it; `sis_edited`: the SIS changed it after our last write;
-# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none);
-# - `resent_since_drift`: a difference was recorded before (passback.sync_drift), Passback
-#   wrote the record again since, and the SIS still differs: it stores the value its own way.
+# - `sis_state`: what the SIS's gradebook, read (`passback.sis_reads`, written by the extract
+#   with the rows it read) after the ledger's last write of this object, says of it; NULL
+#   when there is nothing to reconcile (held as sent, or not read since our write):
+#   `missing` (the read did not find it), `edited` (it differs, and the SIS changed it after
+#   our last write), `resent` (it differs, a difference was recorded before in
+#   passback.sync_drift and Passback wrote it again since: the SIS stores it its own way),
+#   `lost` (it differs, unchanged in the SIS since our write: the write did not hold);
+# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none).
+# Two columns, not five: every row becomes a Python dict, and most rows need neither.
 _RECONCILE_SQL = """
        l.payload_hash AS ledger_hash, l.state AS ledger_state,
        coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
-       coalesce(l.last_sent_at < (SELECT max(started_at) FROM passback.sis_reads
-                                  WHERE district = $district AND entity = '{entity}'),
-                FALSE) AS read_back,
-       s.sourced_id IS NOT NULL AS sis_held,
-       coalesce(s.date_last_modified > l.last_sent_at, FALSE) AS sis_edited,
+       CASE WHEN NOT coalesce(l.last_sent_at < (
+                     SELECT max(started_at) FROM passback.sis_reads
+                     WHERE district = $district AND entity = '{entity}'), FALSE) THEN NULL
+            WHEN s.sourced_id IS NULL THEN 'missing'
+            WHEN NOT ({differs}) THEN NULL
+            WHEN s.date_last_modified > l.last_sent_at THEN 'edited'
+            WHEN l.last_sent_at > d.drift_seen THEN 'resent'
+            ELSE 'lost' END AS sis_state,
        CASE WHEN s.sourced_id IS NOT NULL AND ({differs})
-            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes,
-       coalesce(l.last_sent_at > d.drift_seen, FALSE) AS resent_since_drift
+            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes
 """
 # When each open difference was first seen, per object (a handful of rows, not millions).
 _DRIFT_JOIN = """
@@ -209,8 +213,7 @@ _COMPARED = {
 _LEDGER_ONLY_SQL = """
        l.payload_hash AS ledger_hash, l.state AS ledger_state,
        coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
-       FALSE AS read_back, FALSE AS sis_held, FALSE AS sis_edited, NULL AS sis_changes,
-       FALSE AS resent_since_drift
+       NULL AS sis_state, NULL AS sis_changes
 """
 
 
@@ -330,10 +333,10 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
             "changes": _changes(row.get("sis_changes"))}
     same = state is not None and (held == digest or legacy is not None)
     if same and state == SENT:
-        found = None if closed else _reconcile(row, base["changes"], sis_edits)
-        if found is None:
+        sis_state = None if closed else row["sis_state"]
+        if sis_state is None:
             return Action(action="unchanged", legacy_hash=legacy, **base)
-        action, reason = found
+        action, reason = _reconcile(sis_state, base["changes"], sis_edits)
         if action == "kept":
             return Action(action=action, reason=reason, legacy_hash=legacy, **base)
         return _write(builder, entity, record, action, reason, base)
@@ -351,23 +354,19 @@ def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period
                   reason, base)
 
 
-def _reconcile(row: JSON, changes: tuple[tuple[str, str | None, str | None], ...],
-               sis_edits: str) -> tuple[str, str] | None:
-    """For a payload the ledger says the SIS accepted: (action, reason) when the SIS, read
-    since, does not hold it as accepted; None when it does (or was not read since)."""
-    if not row["read_back"]:
-        return None  # the last read predates our write: nothing to compare yet
-    if not row["sis_held"]:
+def _reconcile(state: str, changes: tuple[tuple[str, str | None, str | None], ...],
+               sis_edits: str) -> tuple[str, str]:
+    """(action, reason) for a payload the ledger says the SIS accepted and the SIS, read
+    since, does not hold as accepted (`state` is the query's `sis_state`)."""
+    if state == "missing":
         return "restore", "the SIS no longer holds it, though it accepted it"
-    if not changes:
-        return None
     fields = ", ".join(name for name, _, _ in changes)
-    if not row["sis_edited"] and row["resent_since_drift"]:
+    if state == "resent":
         # Written again after the last difference, and still not stored as sent: the SIS
         # keeps its own form of the value (rounding, say). Sending it nightly changes nothing.
         return "kept", (f"the SIS stores {fields} otherwise than sent, even after sending it "
                         "again; not sent again until the value changes")
-    if not row["sis_edited"]:
+    if state == "lost":
         # Not changed in the SIS since our write, yet not what we wrote: the write was lost.
         return "restore", f"the SIS holds older values ({fields}) than it accepted"
     if sis_edits == "keep":

@@ -13,6 +13,7 @@ round of each.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import tempfile
@@ -123,6 +124,7 @@ def measure(warehouse: Path, results: int, repeat: int = 3) -> dict[str, Any]:
     actions: dict[bool, dict[str, int]] = {}
     for _ in range(repeat):
         for reconcile in (False, True):
+            gc.collect()  # the last round's plan is garbage: not this round's to collect
             seconds, actions[reconcile] = nightly(warehouse, reconcile)
             timings[reconcile].append(seconds)
     # The fastest of each: on a shared machine a slow round says more about the neighbours.

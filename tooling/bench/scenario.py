@@ -92,7 +92,7 @@ def run_scenario(scenario: Scenario, scratch: Path, *, seed: int = 7, with_dlt: 
     _sink(scenario, scratch, stage)
     # Two rounds at district size: each nightly plan of ~3 million records takes minutes.
     stage("plan_nightly", {"warehouse": str(scratch / "plan.duckdb"), "results": results,
-                           "repeat": 3 if scenario.students <= 10_000 else 2})
+                           "repeat": 6 if scenario.students <= 10_000 else 2})
     _end_to_end(scenario, scratch, generated, stage)
     return measured
 
