@@ -223,3 +223,18 @@ def status_counts(request_log: list[list]) -> dict[int, int]:
     for _method, _path, status in request_log:
         counts[int(status)] = counts.get(int(status), 0) + 1
     return dict(sorted(counts.items()))
+
+
+def district_file_at(mappings: Path, generated: GeneratedDistrict, district: str, url: str,
+                     *, secrets: tuple[str, str]) -> Path:
+    """The generated district file, renamed `district` and aimed at a SIS at `url` (OAuth 2,
+    secrets read from the two variables named, 2 s per read), written into `mappings`."""
+    data = yaml.safe_load(generated.mapping_file.read_text())
+    data["district"] = district
+    data["sis"]["base_url"] = f"{url}/ims/oneroster"
+    data["sis"]["timeout_seconds"] = 2
+    data["sis"]["auth"] = {"kind": "oauth2", "token_url": f"{url}/oauth/token",
+                           "client_id_env": secrets[0], "client_secret_env": secrets[1]}
+    mappings.mkdir(parents=True, exist_ok=True)
+    (mappings / f"{district}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return mappings

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from assets.extract.sis import build_sis_asset
 from pipeline.oneroster import OneRosterResource, endpoint
@@ -19,6 +18,7 @@ from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import connect
 from tests.reliability.corpus.sis_cases import SIS_CASES, SISCase
 from tests.reliability.corpus.sis_server import GOOD_RECORDS, BadSIS, bad_sis, honest
+from tests.reliability.helpers import district_file_at
 from tests.reliability.test_corpus_otus import failure_text
 from tooling.generate import GeneratedDistrict
 
@@ -31,18 +31,6 @@ ONEROSTER = OneRosterResource(max_retries=2, backoff_factor=0.01, backoff_max_se
                               backoff_jitter=0.0, page_size=50)
 SECRETS = {"RELIABILITY_SIS_CLIENT_ID": "corpus-client",
            "RELIABILITY_SIS_CLIENT_SECRET": "corpus-secret"}
-
-
-def _district_file(mappings: Path, generated: GeneratedDistrict, district: str,
-                   url: str) -> None:
-    data = yaml.safe_load(generated.mapping_file.read_text())
-    data["district"] = district
-    data["sis"]["base_url"] = f"{url}/ims/oneroster"
-    data["sis"]["timeout_seconds"] = 2
-    data["sis"]["auth"] = {"kind": "oauth2", "token_url": f"{url}/oauth/token",
-                           "client_id_env": "RELIABILITY_SIS_CLIENT_ID",
-                           "client_secret_env": "RELIABILITY_SIS_CLIENT_SECRET"}
-    (mappings / f"{district}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def extract(warehouse: Path, mappings: Path, district: str) -> dg.ExecuteInProcessResult:
@@ -84,7 +72,8 @@ def loaded(server: BadSIS, generated: GeneratedDistrict,
     mappings.mkdir()
     server.scenario, server.records = honest, GOOD_RECORDS
     for district in (GOOD, BAD):
-        _district_file(mappings, generated, district, server.url)
+        district_file_at(mappings, generated, district, server.url,
+                         secrets=(*SECRETS,))
         assert extract(warehouse, mappings, district).success
     return warehouse, mappings
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from assets.extract.sis import build_sis_asset
 from pipeline.oneroster import OneRosterResource, endpoint
 from pipeline.resources import Districts, Warehouse
+from tests.reliability.helpers import district_file_at
 from tests.reliability.test_corpus_otus import failure_text
 from tests.sink.raw_sis import http_answer, keep_alive, raw_sis
 from tooling.generate import GeneratedDistrict
@@ -23,6 +23,7 @@ from tooling.generate import GeneratedDistrict
 pytestmark = pytest.mark.slow  # starts a server and runs Dagster jobs
 
 DISTRICT = "permdist"
+SECRETS = ("PERM_CLIENT_ID", "PERM_CLIENT_SECRET")
 ASSET = build_sis_asset(endpoint("classes"), dg.StaticPartitionsDefinition([DISTRICT]))
 QUICK = OneRosterResource(max_retries=1, backoff_factor=0.0, backoff_max_seconds=0.0,
                           backoff_jitter=0.0)
@@ -42,26 +43,13 @@ CASES = {  # case: (token answer, page answer, a fragment of the failure, perman
 }
 
 
-def _mappings(folder: Path, generated: GeneratedDistrict, url: str) -> Path:
-    data = yaml.safe_load(generated.mapping_file.read_text())
-    data["district"] = DISTRICT
-    data["sis"]["base_url"] = f"{url}/ims/oneroster"
-    data["sis"]["timeout_seconds"] = 2
-    data["sis"]["auth"] = {"kind": "oauth2", "token_url": f"{url}/oauth/token",
-                           "client_id_env": "PERM_CLIENT_ID",
-                           "client_secret_env": "PERM_CLIENT_SECRET"}
-    folder.mkdir()
-    (folder / f"{DISTRICT}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_permanent_error_fails_the_step_at_once_and_a_transient_one_is_retried(
         case: str, generated: GeneratedDistrict, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     token, page, fragment, permanent = CASES[case]
-    monkeypatch.setenv("PERM_CLIENT_ID", "perm-client")
-    monkeypatch.setenv("PERM_CLIENT_SECRET", "perm-secret")
+    for name, value in zip(SECRETS, ("perm-client", "perm-secret"), strict=True):
+        monkeypatch.setenv(name, value)
     heads: list[bytes] = []
     with raw_sis(keep_alive(lambda head: token if head.startswith(b"POST") else page,
                             heads)) as sis:
@@ -69,8 +57,8 @@ def test_a_permanent_error_fails_the_step_at_once_and_a_transient_one_is_retried
                                   op_retry_policy=dg.RetryPolicy(max_retries=2))
         defs = dg.Definitions(assets=[ASSET], jobs=[job], resources={
             "warehouse": Warehouse(database=str(tmp_path / "warehouse.duckdb")),
-            "districts": Districts(mappings_dir=str(_mappings(tmp_path / "m", generated,
-                                                              sis.url))),
+            "districts": Districts(mappings_dir=str(district_file_at(
+                tmp_path / "m", generated, DISTRICT, sis.url, secrets=SECRETS))),
             "oneroster": QUICK})
         result = defs.resolve_job_def("extract_classes").execute_in_process(
             partition_key=DISTRICT, raise_on_error=False)
