@@ -73,6 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ["PASSBACK_MAPPINGS_DIR"] = str(generated.mapping_file.parent)
         args.district, args.grading_period, args.full_refresh = generated.district, None, False
         args.as_of, args.dry_run = generated.as_of.isoformat(), False
+        args.allow_mass_change = False  # the demo's first run removes nothing
         status = run_command(args)
     names = ", ".join(sorted(sandbox_environment(generated.district, sandbox.credentials)))
     print(f"\nThe demo district is in {out}. To browse it in the Dagster UI:\n"
