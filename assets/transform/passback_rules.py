@@ -82,8 +82,13 @@ def passback_rules(
         run = compute_partition(conn, settings, grading_period)
         yield from run.checks.results()
         if not run.checks.ok:
-            context.log.error("blocking check failed: nothing written for this partition")
-            return
+            # Say why in the step's failure: returning without the other outputs made Dagster
+            # report a missing `rule_rate_stable` output, which told the user nothing.
+            failed = "; ".join(f"{name}: {problem}" for name, problem in
+                               run.checks.problems.items() if problem is not None)
+            raise dg.Failure(description=f"{district} / {grading_period}: blocking check "
+                             f"failed, nothing written for this partition ({failed})",
+                             allow_retries=False)
         duplicates = write_partition(conn, run, context.run.run_id)
         if duplicates:
             raise dg.Failure(f"{duplicates} duplicate sourcedIds: transaction rolled back")

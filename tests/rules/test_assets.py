@@ -73,6 +73,11 @@ def test_empty_roster_blocks_and_writes_nothing(demo_world: World, db: Path) -> 
     assert checks["roster_not_empty"] is False
     assert _count(db, "line_items") == _count(db, "rejections") == 0
     assert not result.get_asset_materialization_events()
+    # The step fails saying which check and why, not with a missing output of another check.
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    said = failure.step_failure_data.user_failure_data.description
+    assert "blocking check failed" in said and "roster_not_empty" in said, said
+    assert "rule_rate_stable" not in str(failure.step_failure_data.error)
 
 
 def test_partition_reads_its_grading_period_from_the_stored_mapping(demo_world: World,
