@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ def _demo(home: Path) -> str:
     env.pop("PASSBACK_MAPPINGS_DIR", None)
     done = subprocess.run(
         [sys.executable, "-m", "passback.cli", "demo", "--out", str(home / "demo"),
-         "--students", "40"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+         "--students", "40", "--port", "0"], cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -35,3 +37,20 @@ def test_the_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path)
     again = _demo(tmp_path)
     assert [int(n) for n in re.findall(r"SIS: sent (\d+)", again)] == [0] * len(sent), \
         again[-3000:]
+
+
+@pytest.mark.slow
+def test_a_busy_port_is_an_error_that_names_its_process(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PASSBACK_HOME": str(tmp_path)}
+        done = subprocess.run(
+            [sys.executable, "-m", "passback.cli", "demo", "--out", str(tmp_path / "demo"),
+             "--port", str(port)], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=120)
+
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is in use by pid {os.getpid()}" in done.stderr
+    assert not (tmp_path / "demo").exists()  # nothing generated, nothing rewritten

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,40 @@ from tooling.sandbox import SandboxCredentials
 
 DEMO_DIR = project_root() / ".passback" / "demo"
 DEMO_PORT = 8765
+
+
+def port_holder(port: int) -> str | None:
+    """Which process listens on a loopback TCP port ("pid 123: python -m tooling.sandbox ..."),
+    as far as /proc tells this user; None when it cannot say."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            listening = len(fields) > 9 and fields[3] == "0A"  # TCP state LISTEN
+            if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                return f"pid {proc.name}: {command[:120]}"
+        except OSError:
+            continue
+    return None
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
 
 
 def free_port(preferred: int = 0) -> int:
@@ -59,13 +94,22 @@ def _demo(args: argparse.Namespace) -> int:
     from tooling.sandbox import SandboxSIS
 
     out = Path(args.out)
+    if args.port and port_in_use(args.port):
+        # Never a silent move to another port: the district file would point at a port that
+        # dies with the demo, and the next run would re-send every grade.
+        holder = port_holder(args.port)
+        print(f"passback demo: port {args.port} on 127.0.0.1 is in use"
+              + (f" by {holder}" if holder else "")
+              + "; stop that process (a sandbox started for `make dev`?) or pass --port N "
+              "(0: any free port)", file=sys.stderr)
+        return 2
     print(f"generating a district of {args.students} students in {out} ...")
     generated = generate_district(out, students=args.students, seed=args.seed,
                                   profile=args.profile, district="demo")
     sandbox = SandboxSIS(generated.oneroster_dir, profile=args.profile,
                          closed_grading_periods=generated.closed_grading_periods,
                          state_path=out / "sandbox-state.jsonl",
-                         port=free_port(DEMO_PORT))
+                         port=args.port)
     with sandbox:
         print(f"sandbox SIS ({args.profile}) serving on {sandbox.url}")
         point_at_sandbox(generated.mapping_file, sandbox.url, sandbox.token_url)
@@ -78,7 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
     names = ", ".join(sorted(sandbox_environment(generated.district, sandbox.credentials)))
     print(f"\nThe demo district is in {out}. To browse it in the Dagster UI:\n"
           f"  .venv/bin/passback sandbox --data {generated.oneroster_dir} --profile "
-          f"{args.profile} --state {out / 'sandbox-state.jsonl'} --port {DEMO_PORT} &\n"
+          f"{args.profile} --state {out / 'sandbox-state.jsonl'} --port {sandbox.port} &\n"
           f"  PASSBACK_MAPPINGS_DIR={generated.mapping_file.parent} make dev\n"
           f"with the sandbox's demo credentials (docs/sandbox.md) exported as {names}.")
     return status
@@ -91,6 +135,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--out", default=str(DEMO_DIR))
     demo.add_argument("--students", type=int, default=150)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--port", type=int, default=DEMO_PORT,
+                      help=f"the sandbox's loopback port (default {DEMO_PORT}; 0: any free one)")
     demo.add_argument("--profile", default="infinite_campus",
                       choices=["infinite_campus", "skyward", "oneroster"])
     demo.set_defaults(func=_demo)
