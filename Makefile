@@ -47,8 +47,14 @@ bench-district: $(BENCH_STAMP)
 
 ## The Dagster UI on http://127.0.0.1:3000 with the project's definitions.
 # Owner-only umask: Dagster's run, event and schedule storage and compute logs hold run data.
+# What `make demo` leaves for `make dev`: the demo district's mappings folder and sandbox
+# credentials (tooling/demo.py); used only when PASSBACK_MAPPINGS_DIR is not already set.
+DEMO_ENV := .passback/demo/dev.env
+
 dev: $(STAMP)
-	umask 077 && export DAGSTER_HOME=$$($(BIN)/python -c 'from pipeline.instance import dagster_home; print(dagster_home())') && \
+	@if [ -z "$$PASSBACK_MAPPINGS_DIR" ] && [ -f $(DEMO_ENV) ]; then echo "make dev: the demo district ($(DEMO_ENV))"; fi
+	umask 077 && if [ -z "$$PASSBACK_MAPPINGS_DIR" ] && [ -f $(DEMO_ENV) ]; then set -a && . ./$(DEMO_ENV) && set +a; fi && \
+	export DAGSTER_HOME=$$($(BIN)/python -c 'from pipeline.instance import dagster_home; print(dagster_home())') && \
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def test_the_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path)
     sent = [int(n) for n in re.findall(r"SIS: sent (\d+)", first)]
     assert sent and sum(sent) > 0, first[-3000:]
     assert "every planned object" in first
+
+    # What `make dev` reads: the demo district's folder and credentials, owner-only; with it
+    # alone, the district's configuration is complete (no variable to set by hand).
+    env_file = tmp_path / "demo" / "dev.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    dev_env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBACK_DEMO")}
+    dev_env |= dict(shlex.split(line)[0].split("=", 1)
+                    for line in env_file.read_text().splitlines())
+    checked = subprocess.run([sys.executable, "-m", "passback.cli", "check-config"], cwd=REPO,
+                             env=dev_env, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and "1 district(s)" in checked.stdout, checked.stderr
 
     again = _demo(tmp_path)
     assert [int(n) for n in re.findall(r"SIS: sent (\d+)", again)] == [0] * len(sent), \

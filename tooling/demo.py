@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -87,6 +88,17 @@ def sandbox_environment(district: str, credentials: SandboxCredentials) -> dict[
     return {f"{prefix}_{suffix}": value for suffix, value in names.items()}
 
 
+def write_dev_env(out: Path, values: dict[str, str]) -> Path:
+    """`dev.env` in the demo folder: what `make dev` exports to show the demo district (its
+    mappings folder and the sandbox's demo credentials), owner-only (0600)."""
+    path = out / "dev.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
+    os.chmod(path, 0o600)
+    return path
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Generate a district, serve it from the sandbox, and `passback run` it end to end."""
     from passback.commands import run_command
@@ -119,12 +131,15 @@ def _demo(args: argparse.Namespace) -> int:
         args.as_of, args.dry_run = generated.as_of.isoformat(), False
         args.allow_mass_change = False  # the demo's first run removes nothing
         status = run_command(args)
-    names = ", ".join(sorted(sandbox_environment(generated.district, sandbox.credentials)))
-    print(f"\nThe demo district is in {out}. To browse it in the Dagster UI:\n"
+    env_file = write_dev_env(out, {
+        "PASSBACK_MAPPINGS_DIR": str(generated.mapping_file.parent),
+        **sandbox_environment(generated.district, sandbox.credentials)})
+    print(f"\nThe demo district is in {out}. To browse it in the Dagster UI, start its sandbox "
+          f"SIS and the UI (`make dev` reads {env_file}, which the demo wrote for the demo "
+          "district only; nothing to export by hand):\n"
           f"  .venv/bin/passback sandbox --data {generated.oneroster_dir} --profile "
           f"{args.profile} --state {out / 'sandbox-state.jsonl'} --port {sandbox.port} &\n"
-          f"  PASSBACK_MAPPINGS_DIR={generated.mapping_file.parent} make dev\n"
-          f"with the sandbox's demo credentials (docs/sandbox.md) exported as {names}.")
+          "  make dev")
     return status
 
 
