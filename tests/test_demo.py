@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tooling.demo import port_in_use
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -66,3 +68,17 @@ def test_a_busy_port_is_an_error_that_names_its_process(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is in use by pid {os.getpid()}" in done.stderr
     assert not (tmp_path / "demo").exists()  # nothing generated, nothing rewritten
+
+
+def test_a_port_left_in_time_wait_is_not_busy() -> None:
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+        assert port_in_use(port)  # still listening
+    assert not port_in_use(port)  # closed: only TIME_WAIT remains, as after a demo

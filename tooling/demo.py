@@ -45,8 +45,10 @@ def port_holder(port: int) -> str | None:
 
 
 def port_in_use(port: int) -> bool:
-    """Whether something already listens on 127.0.0.1:`port`."""
+    """Whether something already listens on 127.0.0.1:`port`. SO_REUSEADDR as the sandbox
+    binds: connections of a demo that just ended (TIME_WAIT) do not make the port busy."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
