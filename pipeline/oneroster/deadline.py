@@ -85,24 +85,24 @@ class Watchdog:
 WATCHDOG = Watchdog()
 
 
-class DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
-    """A urllib3 connection the watchdog shuts `deadline` seconds after it connects."""
+class _Deadline:
+    """Mixed into a urllib3 connection: the watchdog shuts it `deadline` seconds after it
+    connects."""
 
     deadline = 120.0
+    sock: socket.socket
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _note(WATCHDOG.watch(self.sock, time.monotonic() + self.deadline))
 
 
-class DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+class DeadlineHTTPConnection(_Deadline, urllib3.connection.HTTPConnection):
+    """A plain-HTTP connection with a deadline."""
+
+
+class DeadlineHTTPSConnection(_Deadline, urllib3.connection.HTTPSConnection):
     """The same, over TLS."""
-
-    deadline = 120.0
-
-    def connect(self) -> None:
-        super().connect()
-        _note(WATCHDOG.watch(self.sock, time.monotonic() + self.deadline))
 
 
 def _note(ticket: int) -> None:

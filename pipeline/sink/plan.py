@@ -142,6 +142,11 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
     return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
+# What the ledger says of a row, with or without the SIS compared.
+_LEDGER_COLUMNS = """
+       l.payload_hash AS ledger_hash, l.state AS ledger_state,
+       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,"""
+
 # The partition's accepted rows, each with its ledger state and what the SIS held of it when
 # last read, in the order they are sent. The rules layer's bookkeeping columns are left out:
 # they are in no OneRoster record, and turning them (time-zone-aware timestamps among them)
@@ -157,8 +162,6 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
 # - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none).
 # Two columns, not five: every row becomes a Python dict, and most rows need neither.
 _RECONCILE_SQL = """
-       l.payload_hash AS ledger_hash, l.state AS ledger_state,
-       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
        CASE WHEN NOT coalesce(l.last_sent_at < (
                      SELECT max(started_at) FROM passback.sis_reads
                      WHERE district = $district AND entity = '{entity}'), FALSE) THEN NULL
@@ -211,8 +214,6 @@ _COMPARED = {
 # The same columns with the SIS left out: the ledger alone (for measuring what comparing
 # with the SIS costs; see `plan_partition`'s `reconcile`).
 _LEDGER_ONLY_SQL = """
-       l.payload_hash AS ledger_hash, l.state AS ledger_state,
-       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
        NULL AS sis_state, NULL AS sis_changes
 """
 
@@ -227,7 +228,7 @@ def _partition_sql(entity: str, excluded: str, order: str, *, reconcile: bool = 
                 "AND s.sourced_id = a.sourced_id" + _DRIFT_JOIN.format(entity=entity)
                 ) if reconcile else ""
     return f"""
-SELECT a.* EXCLUDE ({excluded}),{columns}
+SELECT a.* EXCLUDE ({excluded}),{_LEDGER_COLUMNS}{columns}
 FROM passback.{entity} a
 LEFT JOIN passback.sync_ledger l
   ON l.district = a.district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
