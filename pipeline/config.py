@@ -200,13 +200,18 @@ class SISConfig(_Strict):
                 "gradebook calls"
             )
         if isinstance(self.auth, OAuth2Auth):
-            mine = "v1p1" if self.oneroster_version == "1.1" else "v1p2"
+            mine = self.scope_version
             other = [s for s in self.auth.scopes if "/spec/or/v1p" in s and f"/{mine}/" not in s]
             if other:
                 raise ValueError(
                     f"auth.scopes {other} are not OneRoster {self.oneroster_version} scopes "
                     f"(theirs name /spec/or/{mine}/scope/...); a SIS refuses them")
         return self
+
+    @property
+    def scope_version(self) -> str:
+        """The version segment of this OneRoster version's OAuth 2 scopes (`v1p1`, `v1p2`)."""
+        return "v1p1" if self.oneroster_version == "1.1" else "v1p2"
 
     @property
     def rostering_base(self) -> str:
@@ -335,13 +340,9 @@ class DistrictConfig(_Strict):
             raise ValueError(
                 "passback.propagate_deletions is on but sis.auth.scopes lacks "
                 "gradebook.delete: every DELETE would be refused (403); add "
-                f"https://purl.imsglobal.org/spec/or/{self._scope_version}/scope/"
+                f"https://purl.imsglobal.org/spec/or/{self.sis.scope_version}/scope/"
                 "gradebook.delete, or turn deletions off")
         return self
-
-    @property
-    def _scope_version(self) -> str:
-        return "v1p1" if self.sis.oneroster_version == "1.1" else "v1p2"
 
     @property
     def nightly_time(self) -> tuple[int, int]:

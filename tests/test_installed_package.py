@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
+from tooling.demo import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRICT = "wheeldist"
@@ -64,12 +65,6 @@ def _run(command: list[str], *, timeout: float, **kwargs) -> subprocess.Complete
     assert done.returncode == 0, (f"{' '.join(command)} exited {done.returncode}\n"
                                   f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _clean_environment(home: Path) -> dict[str, str]:
@@ -160,7 +155,7 @@ def test_the_installed_wheel_runs_a_district_end_to_end(tmp_path: Path) -> None:
     assert len(probe["specs"]) == 3 and probe["template"], probe
 
     # A small district, aimed at the sandbox's port.
-    port = _free_port()
+    port = free_port()
     generated = _run([str(passback), "generate", "--out", str(tmp_path / "district"),
                       "--students", "60", "--seed", "11", "--district", DISTRICT,
                       "--as-of", AS_OF, "--base-url", f"http://127.0.0.1:{port}/ims/oneroster"],

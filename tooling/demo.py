@@ -56,13 +56,10 @@ def port_in_use(port: int) -> bool:
         return False
 
 
-def free_port(preferred: int = 0) -> int:
-    """`preferred` if it is free on loopback, else (or when 0) a free port the OS picks."""
+def free_port() -> int:
+    """A loopback port free right now, picked by the OS."""
     with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
+        probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 

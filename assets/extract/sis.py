@@ -125,6 +125,15 @@ def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connec
     return dg.MaterializeResult(metadata={**metadata, **grading_period_metadata})
 
 
+def read_gradebook(config: DistrictConfig, full_refresh: bool, connect: Connect,
+                   reader: Callable[[], AbstractContextManager[OneRosterClient]],
+                   ) -> dict[str, dg.MaterializeResult]:
+    """`read_entity` of each collection the sink reconciles with (line items, then results),
+    as the nightly extract reads them; for callers outside Dagster (benchmarks, tests)."""
+    return {entity: read_entity(ENDPOINTS[entity], config, full_refresh, connect, reader)
+            for entity in sorted(RECONCILED)}
+
+
 def _grading_periods(conn: Any, config: DistrictConfig) -> dict[str, Any]:
     """Store which grading period each partition key names (in the sessions' transaction),
     and return the district's grading periods and their state today, for the scheduler's

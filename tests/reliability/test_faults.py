@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from tests.reliability.helpers import (
     status_counts,
     write_report,
 )
+from tooling.demo import free_port
 from tooling.sandbox import SandboxSIS
 
 pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
@@ -145,12 +145,6 @@ def _safe_states(workspace: Workspace) -> dict[str, int]:
         return {"unreadable": 0, type(error).__name__: 0}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_sandbox(workspace: Workspace, port: int, state: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "tooling.sandbox", "--data",
                str(workspace.generated.oneroster_dir), "--port", str(port), "--state",
@@ -170,7 +164,7 @@ def _journal_lines(state: Path) -> int:
 def test_sandbox_killed_mid_request_and_restarted(workspace: Workspace, tmp_path: Path) -> None:
     """SIGKILL the SIS process while writes are in flight and restart it on its journal: the
     pipeline (re-run if it gave up) leaves the SIS holding exactly the warehouse."""
-    port, state = _free_port(), tmp_path / "sis-state.jsonl"
+    port, state = free_port(), tmp_path / "sis-state.jsonl"
     workspace.point_at(f"http://127.0.0.1:{port}")
     sandbox = _start_sandbox(workspace, port, state)
     try:

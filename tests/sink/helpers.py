@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assets.extract.sis import read_entity
+from assets.extract.sis import read_gradebook
 from pipeline.config import DistrictConfig
 from pipeline.graph import store_grading_period_keys
-from pipeline.oneroster import ENDPOINTS, OneRosterResource, OneRosterWriter, RetryPolicy
+from pipeline.oneroster import OneRosterResource, OneRosterWriter, RetryPolicy
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES
 from pipeline.sink import SyncReport, run_sync
 from pipeline.warehouse import connect
@@ -202,12 +202,9 @@ def read_sis_gradebook(gradebook: Gradebook, config: DistrictConfig, *,
                        full: bool = False) -> dict[str, int]:
     """Read the SIS's line items and results into the test warehouse as the extract assets
     do (changes since the cursor, or everything); returns the records fetched per entity."""
-    fetched = {}
-    for entity in ("line_items", "results"):
-        result = read_entity(ENDPOINTS[entity], config, full, connector(gradebook.path),
-                             lambda: OneRosterResource().reader(config))
-        fetched[entity] = result.metadata["fetched"].value
-    return fetched
+    read = read_gradebook(config, full, connector(gradebook.path),
+                          lambda: OneRosterResource().reader(config))
+    return {entity: result.metadata["fetched"].value for entity, result in read.items()}
 
 
 def drift_rows(path: Path) -> list[dict[str, Any]]:

@@ -127,18 +127,15 @@ def sync_once(config: DistrictConfig, warehouse: Path) -> SyncReport:
 def read_back(config: DistrictConfig, warehouse: Path, *, full: bool) -> dict[str, Any]:
     """The extract's read of the SIS gradebook (line items and results), as the nightly job
     does it: what it fetched, in how many requests and seconds, full or incremental."""
-    from assets.extract.sis import read_entity
-    from pipeline.oneroster import ENDPOINTS, OneRosterResource
+    from assets.extract.sis import read_gradebook
+    from pipeline.oneroster import OneRosterResource
 
     started = time.perf_counter()
-    rows = requests = 0
-    for entity in ("line_items", "results"):
-        result = read_entity(ENDPOINTS[entity], config, full, lambda: connect(warehouse),
-                             lambda: OneRosterResource().reader(config))
-        rows += result.metadata["fetched"].value
-        requests += result.metadata["requests"].value
-        mode = result.metadata["mode"]
-    return {"mode": mode, "rows": rows, "requests": requests,
+    read = read_gradebook(config, full, lambda: connect(warehouse),
+                          lambda: OneRosterResource().reader(config)).values()
+    return {"mode": next(iter(read)).metadata["mode"],
+            "rows": sum(r.metadata["fetched"].value for r in read),
+            "requests": sum(r.metadata["requests"].value for r in read),
             "seconds": time.perf_counter() - started}
 
 
