@@ -190,8 +190,18 @@ EXTRACT_PASSBACK_TABLES: dict[str, str] = {
 }
 
 
+# Columns added to a table after it first shipped: a warehouse created before gets them on its
+# next `ensure_schema` (new tables need no entry: CREATE TABLE IF NOT EXISTS makes them).
+# Code that writes these tables names its columns: a positional INSERT breaks on the next one.
+ADDED_COLUMNS: list[tuple[str, str, str]] = [
+    # Where the SIS allocated its own sourcedId for a record Passback created (a bulk POST's
+    # `sourcedIdPairs`): updates, reads and reconciliation address the SIS's. NULL: the same.
+    ("passback.sync_ledger", "sis_sourced_id", "VARCHAR"),
+]
+
+
 def ddl() -> list[str]:
-    """CREATE statements for the raw schemas (idempotent)."""
+    """CREATE statements for the raw schemas (idempotent), then the columns added since."""
     statements = ["CREATE SCHEMA IF NOT EXISTS otus", "CREATE SCHEMA IF NOT EXISTS sis",
                   "CREATE SCHEMA IF NOT EXISTS passback"]
     for schema, tables in (("otus", OTUS_TABLES), ("sis", SIS_TABLES),
@@ -199,6 +209,8 @@ def ddl() -> list[str]:
                           ("sis", EXTRACT_SIS_TABLES), ("passback", EXTRACT_PASSBACK_TABLES)):
         statements += [f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})"
                        for name, columns in tables.items()]
+    statements += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                   for table, column, kind in ADDED_COLUMNS]
     return statements
 
 

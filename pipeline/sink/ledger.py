@@ -69,7 +69,9 @@ _SCHEMA = pa.schema([
 ])
 # first_sent_at is kept from the first success; attempts accumulate over the object's life.
 _UPSERT = """
-INSERT INTO passback.sync_ledger
+INSERT INTO passback.sync_ledger (district, entity, sourced_id, grading_period_sourced_id,
+    line_item_sourced_id, payload_hash, state, http_status, attempts, last_error,
+    first_sent_at, last_sent_at, run_id)
 SELECT district, entity, sourced_id, grading_period_sourced_id, line_item_sourced_id,
        payload_hash, state, http_status, attempts, last_error,
        CASE WHEN state = 'sent' THEN sent_at END, sent_at, run_id

@@ -97,7 +97,10 @@ def prepare(warehouse: Path, results: int) -> dict[str, Any]:
     del plan
     with connect(warehouse) as conn, transaction(conn):
         conn.register("accepted", ledger)
-        conn.execute("INSERT INTO passback.sync_ledger SELECT district, entity, sourced_id, "
+        conn.execute("INSERT INTO passback.sync_ledger (district, entity, sourced_id, "
+                     "grading_period_sourced_id, line_item_sourced_id, payload_hash, state, "
+                     "http_status, attempts, last_error, first_sent_at, last_sent_at, run_id) "
+                     "SELECT district, entity, sourced_id, "
                      "grading_period_sourced_id, line_item_sourced_id, payload_hash, 'sent', "
                      "200, 1, NULL, $sent, $sent, 'bench' FROM accepted", {"sent": sent})
         conn.unregister("accepted")
