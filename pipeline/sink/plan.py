@@ -82,6 +82,12 @@ class Action:
     # Where the SIS's values differ from this record's: (field, value in the SIS, value
     # planned), as text; for drift (overwrite / kept) and for updates the SIS was read for.
     changes: tuple[tuple[str, str | None, str | None], ...] = ()
+    # Where the SIS allocated its own sourcedId when Passback created the record (the
+    # ledger's `sis_sourced_id`; see a bulk POST's `sourcedIdPairs`): requests about this
+    # record address the SIS's. For a result, its line item's SIS sourcedId likewise.
+    # None: the SIS uses Passback's.
+    sis_sourced_id: str | None = None
+    sis_line_item_sourced_id: str | None = None
 
     @property
     def record(self) -> JSON | None:
