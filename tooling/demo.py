@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import project_root
+from tooling.generate.command import add_planted_share
 from tooling.generate.mapping import env_prefix
 from tooling.sandbox import SandboxCredentials
 
@@ -64,14 +65,16 @@ def free_port() -> int:
 
 
 def point_at_sandbox(mapping_file: Path, url: str, token_url: str, *,
-                     requests_per_second: float = 2000, concurrency: int | None = None) -> str:
-    """Aim a generated district file at a running sandbox, with a loopback-sized budget
-    (a production SIS keeps its district's own budget); returns the district id."""
+                     requests_per_second: float | None = None,
+                     concurrency: int | None = None) -> str:
+    """Aim a generated district file at a running sandbox (its budget is the demo district's,
+    sized for loopback, unless given); returns the district id."""
     data = yaml.safe_load(mapping_file.read_text())
     data["sis"]["base_url"] = f"{url}/ims/oneroster"
     if data["sis"]["auth"]["kind"] == "oauth2":
         data["sis"]["auth"]["token_url"] = token_url
-    data["sis"]["budget"]["max_requests_per_second"] = requests_per_second
+    if requests_per_second is not None:
+        data["sis"]["budget"]["max_requests_per_second"] = requests_per_second
     if concurrency is not None:
         data["sis"]["budget"]["max_concurrency"] = concurrency
     mapping_file.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -116,7 +119,8 @@ def _demo(args: argparse.Namespace) -> int:
         return 2
     print(f"generating a district of {args.students} students in {out} ...")
     generated = generate_district(out, students=args.students, seed=args.seed,
-                                  profile=args.profile, district="demo")
+                                  profile=args.profile, district="demo",
+                                  planted_share=args.planted_share)
     sandbox = SandboxSIS(generated.oneroster_dir, profile=args.profile,
                          closed_grading_periods=generated.closed_grading_periods,
                          state_path=out / "sandbox-state.jsonl",
@@ -153,4 +157,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help=f"the sandbox's loopback port (default {DEMO_PORT}; 0: any free one)")
     demo.add_argument("--profile", default="infinite_campus",
                       choices=["infinite_campus", "skyward", "oneroster"])
+    add_planted_share(demo)
     demo.set_defaults(func=_demo)

@@ -8,6 +8,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from tooling.generate.plants import DENSE_PLANTED_SHARE, REALISTIC_PLANTED_SHARE
+
 # Above this many students the default format is Parquet: the scores CSV passes a gigabyte
 # near 50,000 students, and Parquet writes it several times smaller and faster.
 CSV_DEFAULT_MAX_STUDENTS = 20_000
@@ -27,7 +29,7 @@ def _generate(args: argparse.Namespace) -> int:
         result = generate_district(
             Path(args.out), students=args.students, seed=args.seed, profile=args.profile,
             district=args.district, oneroster_version=args.oneroster_version, auth=args.auth,
-            base_url=args.base_url, as_of=args.as_of, fmt=fmt)
+            base_url=args.base_url, as_of=args.as_of, fmt=fmt, planted_share=args.planted_share)
     except ValueError as exc:
         print(f"passback generate: {exc}", file=sys.stderr)
         return 2
@@ -62,8 +64,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="default oauth2")
     parser.add_argument("--base-url", default="http://127.0.0.1:8765/ims/oneroster")
     parser.add_argument("--as-of", type=date.fromisoformat, default=None,
-                        help="YYYY-MM-DD (default today)")
+                        help="YYYY-MM-DD (default: today in the district's time zone)")
     parser.add_argument("--format", choices=("csv", "parquet"), default=None,
                         help=f"Otus export format (default csv up to "
                              f"{CSV_DEFAULT_MAX_STUDENTS:,} students, parquet above)")
+    add_planted_share(parser)
     parser.set_defaults(func=_generate)
+
+
+def add_planted_share(parser: argparse.ArgumentParser) -> None:
+    """--planted-share, shared by `passback generate` and `passback demo`."""
+    parser.add_argument(
+        "--planted-share", type=float, default=REALISTIC_PLANTED_SHARE, metavar="SHARE",
+        help=f"share of open assessments planted to break a rule (default "
+             f"{REALISTIC_PLANTED_SHARE:g}, a real district's; {DENSE_PLANTED_SHARE:g}: the "
+             "dense district the tests use); every rule keeps at least one case")

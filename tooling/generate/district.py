@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -18,9 +19,11 @@ from tooling.generate.mapping import (
     CATEGORY_MAP,
     TIME_ZONE,
     district_document,
+    district_name,
     write_district_file,
 )
 from tooling.generate.oneroster_files import CATEGORIES, build_course_table, write_oneroster
+from tooling.generate.plants import DENSE_PLANTED_SHARE, planted_scale
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8765/ims/oneroster"
 FORMATS = ("csv", "parquet")
@@ -61,9 +64,9 @@ def _check(students: int, profile: str, district: str, version: str, auth: str, 
 
 
 def _build_tables(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar, *, students: int,
-                  seed: int, district: str) -> None:
+                  seed: int, district: str, planted_share: float) -> None:
     """Every internal table and view, from roster to scores and the planted list."""
-    roster.install_macros(con, seed)
+    roster.install_macros(con, seed, planted_scale(planted_share))
     roster.build_roster(con, students)
     otus_files.build_otus_users(con, district, TIME_ZONE, cal.effective_date)
     mapped = ", ".join(
@@ -93,24 +96,33 @@ def generate_district(
     base_url: str = DEFAULT_BASE_URL,
     as_of: date | None = None,
     fmt: str = "csv",
+    planted_share: float = DENSE_PLANTED_SHARE,
 ) -> GeneratedDistrict:
     """Generate one district under `out`: otus/, oneroster/, mappings/<district>.yaml and
-    planted.<fmt>. Same arguments, same bytes; `out`'s generated folders are replaced."""
+    planted.<fmt>. Same arguments, same bytes; `out`'s generated folders are replaced.
+
+    `planted_share` is the share of open assessments that break a rule (other planted records
+    scale alike; each case is planted at least once whatever the share). The default is the
+    dense district the tests and benchmarks are written against; the commands default to
+    REALISTIC_PLANTED_SHARE."""
     version = oneroster_version or ("1.2" if profile == "infinite_campus" else "1.1")
     auth = auth or "oauth2"
     _check(students, profile, district, version, auth, fmt)
-    cal = build_calendar(as_of or date.today())
+    planted_scale(planted_share)  # refuses a share out of range before anything is written
+    # Today where the district is, as `passback run` reads it: one as-of date everywhere.
+    cal = build_calendar(as_of or datetime.now(ZoneInfo(TIME_ZONE)).date())
     out = Path(out)
     otus_dir, oneroster_dir = out / "otus", out / "oneroster"
     for folder in (otus_dir, oneroster_dir):
         shutil.rmtree(folder, ignore_errors=True)  # a stale file would break "one per entity"
-    name = f"{district.replace('-', ' ').replace('_', ' ').title()} School District"
+    name = district_name(district)
     with tempfile.TemporaryDirectory(prefix="passback-generate-") as spill:
         con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": True})
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
-            _build_tables(con, cal, students=students, seed=seed, district=district)
+            _build_tables(con, cal, students=students, seed=seed, district=district,
+                          planted_share=planted_share)
             counts = otus_files.write_otus(con, otus_dir, fmt)
             counts.update({f"oneroster.{k}": v for k, v in
                            write_oneroster(con, oneroster_dir, cal, district, name).items()})
@@ -119,8 +131,8 @@ def generate_district(
             counts["planted"] = planted.write_planted(con, planted_path, fmt)
         finally:
             con.close()
-    document = district_document(district=district, name=name, profile=profile, version=version,
-                                 auth=auth, base_url=base_url, cal=cal)
+    document = district_document(district=district, profile=profile, version=version, auth=auth,
+                                 base_url=base_url, cal=cal)
     mapping_file = write_district_file(out / "mappings" / f"{district}.yaml", document)
     return GeneratedDistrict(
         district=district, out=out, otus_dir=otus_dir, oneroster_dir=oneroster_dir,

@@ -1,9 +1,19 @@
-"""Write the district file (the shape of mappings/demo.yaml) for a generated district."""
+"""Write the district file for a generated district, from the repo's demo district file.
+
+`mappings/demo.yaml` is the one demo district file: the generator starts from it (shipped with
+the tooling package as `demo_district.yaml`, a link to it) and replaces only what the
+generated data decides (the URLs, the effective date, the closed grading periods, the export
+folder) and what the command's options choose (district id, profile, version, auth). So
+`passback demo` serves the district the repo describes, and the two cannot disagree.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
+from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -11,15 +21,24 @@ import yaml
 from pipeline.profiles import PROFILES
 from tooling.generate.calendar import SchoolCalendar
 
+TEMPLATE = Path(__file__).with_name("demo_district.yaml")
+
+
+@cache
+def demo_district() -> dict[str, Any]:
+    """The repo's demo district file (mappings/demo.yaml) as a mapping."""
+    return yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+
+
 # Otus type -> SIS category; Participation stays out of passback (unmapped_category), and
 # Lab goes to cat-labs, which the SIS marks tobedeleted (inactive_category).
-CATEGORY_MAP: dict[str, str | None] = {
-    "Test": "cat-tests", "Quiz": "cat-quizzes", "Homework": "cat-homework",
-    "Classwork": "cat-classwork", "Project": "cat-projects", "Lab": "cat-labs",
-    "Essay": "cat-writing", "Presentation": "cat-projects", "Performance Task": "cat-projects",
-    "Benchmark": "cat-tests", "Exit Ticket": "cat-classwork", "Participation": None,
-}
-TIME_ZONE = "America/Chicago"
+CATEGORY_MAP: dict[str, str | None] = dict(demo_district()["categories"])
+TIME_ZONE: str = demo_district()["time_zone"]
+# Keys the generator writes over the demo district file (the rest is the file's own).
+GENERATED_KEYS = ("district", "name", "sis.profile", "sis.oneroster_version", "sis.base_url",
+                  "sis.auth", "sis.vendor", "sis.budget.max_concurrency",
+                  "passback.effective_date", "passback.closed_grading_periods.listed",
+                  "otus.export")
 
 
 def env_prefix(district: str) -> str:
@@ -46,37 +65,43 @@ def _auth(auth: str, version: str, base_url: str, prefix: str) -> dict[str, obje
     }
 
 
-def district_document(*, district: str, name: str, profile: str, version: str, auth: str,
+def district_name(district: str) -> str:
+    """The district's display name: the demo district file's for its own id, else made up."""
+    if district == demo_district()["district"]:
+        return str(demo_district()["name"])
+    return f"{district.replace('-', ' ').replace('_', ' ').title()} School District"
+
+
+def district_document(*, district: str, profile: str, version: str, auth: str,
                       base_url: str, cal: SchoolCalendar) -> dict[str, object]:
-    """The district file's content as a mapping, ready to dump."""
+    """The district file's content as a mapping, ready to dump: the demo district file with
+    the GENERATED_KEYS replaced."""
+    document = copy.deepcopy(demo_district())
     prefix = env_prefix(district)
-    sis: dict[str, object] = {
-        "profile": profile, "oneroster_version": version, "base_url": base_url.rstrip("/"),
-        "auth": _auth(auth, version, base_url, prefix),
-    }
+    sis = document["sis"]
+    sis.pop("vendor", None)
+    sis.update({"profile": profile, "oneroster_version": version,
+                "base_url": base_url.rstrip("/"), "auth": _auth(auth, version, base_url, prefix)})
     if PROFILES[profile].vendor_header_on_v1p2_gradebook and version == "1.2":
         sis["vendor"] = {"key_env": f"{prefix}_VENDOR_KEY",
                          "secret_env": f"{prefix}_VENDOR_SECRET"}
-    sis["budget"] = {"max_concurrency": min(5, PROFILES[profile].max_concurrency),
-                     "max_requests_per_second": 50}
-    return {
-        "district": district, "name": name, "time_zone": TIME_ZONE, "sis": sis,
-        "passback": {
-            "effective_date": cal.effective_date,
-            "closed_grading_periods": {"listed": list(cal.closed), "use_sis_grading_window": True,
-                                       "close_days_after_end": None},
-            "propagate_deletions": False, "dry_run": False,
-        },
-        "categories": dict(CATEGORY_MAP),
-        "otus": {"export": "../otus"},
-    }
+    sis["budget"]["max_concurrency"] = min(sis["budget"]["max_concurrency"],
+                                           PROFILES[profile].max_concurrency)
+    order = ("profile", "oneroster_version", "base_url", "auth", "vendor", "budget")
+    document["sis"] = {key: sis[key] for key in order if key in sis} | sis
+    document["passback"]["effective_date"] = cal.effective_date
+    document["passback"]["closed_grading_periods"]["listed"] = list(cal.closed)
+    document["otus"]["export"] = "../otus"
+    document.update({"district": district, "name": district_name(district)})
+    return document
 
 
 def write_district_file(path: Path, document: dict[str, object]) -> Path:
     """Dump `document` as YAML with a header comment; return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ("# Generated by `passback generate`: a synthetic district with planted rule cases\n"
-              "# (see ../planted.csv). Credentials are environment variable NAMES only.\n")
+    header = ("# Generated by `passback generate` from mappings/demo.yaml (its comments say what\n"
+              "# each key means): a synthetic district with planted rule cases (see\n"
+              "# ../planted.csv). Credentials are environment variable NAMES only.\n")
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     path.write_text(header + body, encoding="utf-8")
     return path

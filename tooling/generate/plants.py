@@ -5,6 +5,11 @@ Planting is by hash: a share of the eligible rows gets each case, and the first 
 exclusive per record (one case per assessment, one per class assignment) and are planted
 only in open grading periods, so a planted record breaks its own rule and nothing else
 unless the case says so (a due date after a semester's end is also in no grading period).
+
+Every share here is scaled by the district's planted share (`planted_scale()`, a macro of the
+generator's connection): the shares as written are the dense district the tests and
+benchmarks were built on; `passback generate` and `passback demo` plant a tenth as many by
+default, as a real district would show, and the first eligible row of each case stays planted.
 """
 
 from __future__ import annotations
@@ -30,6 +35,18 @@ ASSESSMENT_CASES: tuple[tuple[str, float], ...] = (
     ("due_in_summer", 0.003),
     ("due_2330_last_day_open", 0.005),  # control: 23:30 local on the last day is in the period
 )
+# The planted share as written above: the share of open assessments that carry a case.
+DENSE_PLANTED_SHARE = round(sum(share for _, share in ASSESSMENT_CASES), 6)
+# What a real district shows: about one assessment in fifty breaks a rule.
+REALISTIC_PLANTED_SHARE = 0.02
+
+
+def planted_scale(planted_share: float) -> float:
+    """The factor every planted share is multiplied by for a district of `planted_share`."""
+    if not 0 <= planted_share <= DENSE_PLANTED_SHARE * 2:
+        raise ValueError(f"planted_share must be between 0 and {DENSE_PLANTED_SHARE * 2:g} "
+                         f"(dense: {DENSE_PLANTED_SHARE:g}), got {planted_share:g}")
+    return planted_share / DENSE_PLANTED_SHARE
 # Special groups: semester classes (due after the term), the period after a closed one.
 OUTSIDE_TERM_SHARE = 0.03
 STRADDLE_SHARE = 0.03
@@ -59,7 +76,7 @@ def _bucket_case(cases: tuple[tuple[str, float], ...], rank: str, u: str) -> str
     whens, total = [], 0.0
     for name, share in cases:
         total += share
-        whens.append(f"WHEN {u} < {total:.6f} THEN '{name}'")
+        whens.append(f"WHEN {u} < {total:.6f} * planted_scale() THEN '{name}'")
     return f"CASE WHEN {rank} <= {len(cases)} THEN {names}[{rank}] {' '.join(whens)} END"
 
 
@@ -69,29 +86,31 @@ def assessment_plant_sql() -> str:
     general = _bucket_case(ASSESSMENT_CASES, "ra", "u01('pa', a, 0)")
     return f"""
     WITH d AS (
-        SELECT d.a, d.closed, d.term_kind > 0 AS semester,
+        SELECT d.a, d.closed, d.term_kind > 0 AS semester, t.sections,
                coalesce(pg.closed, false) AS after_closed
-        FROM design d LEFT JOIN gp pg ON pg.g = d.g - 1),
+        FROM design d JOIN teacher t USING (teacher) LEFT JOIN gp pg ON pg.g = d.g - 1),
     ranked AS (
         SELECT *,
             row_number() OVER (PARTITION BY NOT closed AND semester
-                               ORDER BY u01('rb', a, 0), a) AS rb,
+                               ORDER BY sections, u01('rb', a, 0), a) AS rb,
             row_number() OVER (PARTITION BY NOT closed AND after_closed
-                               ORDER BY u01('rc', a, 0), a) AS rc,
+                               ORDER BY sections, u01('rc', a, 0), a) AS rc,
             row_number() OVER (PARTITION BY closed ORDER BY u01('rd', a, 0), a) AS rd
         FROM d),
     special AS (
-        SELECT a, closed, CASE
+        SELECT a, closed, sections, CASE
             WHEN closed AND rd = 1 THEN 'due_2330_last_day_closed'
             WHEN closed THEN NULL
-            WHEN semester AND (rb = 1 OR u01('pb', a, 0) < {OUTSIDE_TERM_SHARE})
+            WHEN semester
+                 AND (rb = 1 OR u01('pb', a, 0) < {OUTSIDE_TERM_SHARE} * planted_scale())
                 THEN 'due_after_term_end'
-            WHEN after_closed AND (rc = 1 OR u01('pc', a, 0) < {STRADDLE_SHARE})
+            WHEN after_closed
+                 AND (rc = 1 OR u01('pc', a, 0) < {STRADDLE_SHARE} * planted_scale())
                 THEN 'straddles_closed_end' END AS special
         FROM ranked),
     general AS (
         SELECT *, row_number() OVER (PARTITION BY closed OR special IS NOT NULL
-                                     ORDER BY u01('ra', a, 0), a) AS ra
+                                     ORDER BY sections, u01('ra', a, 0), a) AS ra
         FROM special),
     planted AS (
         SELECT a, CASE WHEN special IS NOT NULL THEN special WHEN closed THEN NULL

@@ -82,9 +82,11 @@ def plan_schools(students: int) -> list[School]:
     return schools
 
 
-def install_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
-    """Seeded pseudo-random macros: `u01` in [0, 1) and `pick` in [0, n), pure functions of keys."""
+def install_macros(con: duckdb.DuckDBPyConnection, seed: int, scale: float = 1.0) -> None:
+    """Seeded pseudo-random macros: `u01` in [0, 1) and `pick` in [0, n), pure functions of keys;
+    `planted_scale()`, the factor every planted share is multiplied by."""
     seed = int(seed)
+    con.execute(f"CREATE OR REPLACE MACRO planted_scale() AS {float(scale)!r}")
     con.execute(f"CREATE OR REPLACE MACRO u01(salt, a, b) AS "
                 f"(hash({seed}, salt, a, b) % 1000000007) / 1000000007.0")
     con.execute(f"CREATE OR REPLACE MACRO pick(salt, a, b, n) AS "
@@ -116,10 +118,15 @@ def build_roster(con: duckdb.DuckDBPyConnection, students: int) -> list[School]:
                CASE WHEN u01('term', teacher_offset + local, 0) < 0.7 THEN 0
                     WHEN u01('term', teacher_offset + local, 0) < 0.85 THEN 1 ELSE 2 END
                    AS term_kind,
+               least({SECTIONS_PER_TEACHER}, classes - local * {SECTIONS_PER_TEACHER})
+                   AS sections,
                given(10 * (teacher_offset + local) + 1) AS given_name,
                family(10 * (teacher_offset + local) + 1) AS family_name
         FROM t""")
-    _plant_flag(con, "teacher", "in_group", "teacher", TEACHER_NOT_IN_GROUP, "term_kind < 2")
+    # The teacher with the fewest sections is the one always planted: in a small district one
+    # teacher's whole gradebook would otherwise be a large share of it.
+    _plant_flag(con, "teacher", "in_group", "teacher", TEACHER_NOT_IN_GROUP, "term_kind < 2",
+                first="sections")
     max_classes = max(s.classes for s in schools)
     con.execute(f"""CREATE TABLE class AS
         WITH c AS (SELECT s.*, r.range AS c FROM school s, range({max_classes}) r
@@ -152,17 +159,21 @@ def build_roster(con: duckdb.DuckDBPyConnection, students: int) -> list[School]:
 
 
 def _plant_flag(con: duckdb.DuckDBPyConnection, table: str, column: str, key: str,
-                share: float, eligible: str) -> None:
-    """Add boolean `column`: false for `share` of eligible rows and for the first one by hash."""
+                share: float, eligible: str, first: str | None = None) -> None:
+    """Add boolean `column`: false for `share` of eligible rows and for the first one by
+    `first` (an ORDER BY term, e.g. "sections"), then by hash."""
     keys = [k.strip() for k in key.split(",")]
     a, b = (keys + ["0"])[:2]
+    order = f"{first}, " if first else ""
     con.execute(f"""CREATE OR REPLACE TABLE {table} AS
         WITH ranked AS (
             SELECT *, ({eligible}) AS eligible,
                    row_number() OVER (PARTITION BY ({eligible})
-                                      ORDER BY u01('rank.{table}', {a}, {b}), {a}, {b}) AS rk
+                                      ORDER BY {order}u01('rank.{table}', {a}, {b}), {a}, {b})
+                       AS rk
             FROM {table})
         SELECT * EXCLUDE (eligible, rk),
-               NOT (eligible AND (rk = 1 OR u01('{table}.{column}', {a}, {b}) < {share}))
+               NOT (eligible AND (rk = 1 OR u01('{table}.{column}', {a}, {b})
+                                            < {share} * planted_scale()))
                    AS {column}
         FROM ranked""")

@@ -30,7 +30,8 @@ def build_score_view(con: duckdb.DuckDBPyConnection, cal: SchoolCalendar,
     """View `name`: the scores of the class assignments in table `source` (default: all),
     in (assignment, student) order, with helper columns (due_passed, enrolled_in_sis, pp)."""
     as_of_end = f"utc(DATE '{cal.as_of}'::TIMESTAMP + INTERVAL '23:59:59')"
-    plants = " ".join(f"WHEN v < {cut} THEN '{name}'" for name, cut in SCORE_PLANTS)
+    plants = " ".join(f"WHEN v < {cut} * planted_scale() THEN '{name}'"
+                      for name, cut in SCORE_PLANTS)
     comments = "[" + ", ".join("'" + c.replace("'", "''") + "'" for c in COMMENTS) + "]"
     if source == "ca_score":
         # The roster rides along as a sorted list: unnesting a table scan keeps the table's
