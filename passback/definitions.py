@@ -19,6 +19,7 @@ from pipeline.orchestration import (
     grading_period_sensor,
     nightly_schedules,
     passback_job,
+    terminal_logger,
 )
 from pipeline.resources import Districts, Warehouse
 
@@ -58,6 +59,9 @@ defs = dg.Definitions(
     jobs=[extract_job, passback_job, sis_sync_job, sis_full_refresh_job],
     schedules=[*nightly_schedules(load_districts()), *extract_schedules],
     sensors=[grading_period_sensor],
+    # One line per message on the terminal (`passback run`, `dagster dev`): stack traces stay
+    # in the run's logs.
+    loggers={"console": terminal_logger},
     resources={
         "warehouse": Warehouse.default(),
         "districts": Districts(),

@@ -5,10 +5,14 @@ Runs go through the project's Dagster instance, so they show in the UI beside sc
 
 from __future__ import annotations
 
+import re
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -61,11 +65,74 @@ class DistrictOutcome:
     extract_success: bool
     periods: list[PeriodOutcome] = field(default_factory=list)
     skipped: list[GradingPeriod] = field(default_factory=list)
+    problem: str | None = None  # why the district stopped early, in one line
 
     @property
     def success(self) -> bool:
         """Every run it started succeeded."""
         return self.extract_success and all(p.success for p in self.periods)
+
+
+# An SIS that does not accept a TCP connection within this is unreachable; asked three times,
+# a few seconds apart, so a blip does not stop a night (well under a minute in all).
+CONNECT_TIMEOUT_SECONDS = 5.0
+CONNECT_ATTEMPTS = 3
+CONNECT_PAUSE_SECONDS = 2.0
+
+
+def _endpoints(config: DistrictConfig) -> list[str]:
+    """The SIS URLs a run talks to: the OneRoster base and (OAuth 2) the token endpoint."""
+    urls = [config.sis.base_url]
+    token_url = getattr(config.sis.auth, "token_url", None)
+    if token_url and urlsplit(token_url).netloc != urlsplit(config.sis.base_url).netloc:
+        urls.append(token_url)
+    return urls
+
+
+def unreachable_sis(config: DistrictConfig) -> str | None:
+    """None when every SIS host accepts a TCP connection, else one line naming the URL and
+    why. Only a connection: no request, no credential, no token (the run's one token is
+    fetched inside the run), so an SIS that is down stops the run in seconds, not after the
+    client's and the step's retries (minutes)."""
+    for url in _endpoints(config):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        reason = ""
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                with socket.create_connection((parts.hostname or "", port),
+                                              timeout=CONNECT_TIMEOUT_SECONDS):
+                    reason = ""
+                    break
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                if attempt + 1 < CONNECT_ATTEMPTS:
+                    time.sleep(CONNECT_PAUSE_SECONDS)
+        if reason:
+            return (f"the SIS at {url} cannot be reached ({reason.lower()}, "
+                    f"{CONNECT_ATTEMPTS} tries)")
+    return None
+
+
+# "dagster._core.definitions.events.Failure: " and the like, before an error's own message.
+_EXCEPTION_NAME = re.compile(r"^[\w.]+(?:Error|Failure|Exception): ")
+
+
+def failure_line(result: dg.ExecuteInProcessResult) -> str:
+    """What stopped a run, in one line: the first failed step's error (its first line; the
+    stack trace stays in the run's logs), and how many steps failed."""
+    failures = result.get_step_failure_events()
+    if not failures:
+        return f"run {result.run_id} failed"
+    messages = []
+    for event in failures:
+        error = event.step_failure_data.error
+        text = error.message if error else "failed"
+        first = text.strip().splitlines()[0] if text.strip() else "failed"
+        messages.append(_EXCEPTION_NAME.sub("", first))
+    others = len(messages) - 1
+    return (f"{messages[0]} (step {failures[0].step_key}"
+            + (f" and {others} other step(s)" if others else "") + ")")
 
 
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
@@ -118,6 +185,11 @@ def run_district(
     as_of = as_of or datetime.now(tz=config.zone).date()
     # A run killed mid-step keeps its pool slot claimed: release it, or this run waits forever.
     release_dead_runs(instance, log)
+    problem = unreachable_sis(config)
+    if problem:
+        outcome = DistrictOutcome(district, as_of, "", False, problem=problem)
+        log(f"{district}: {problem}; nothing was sent")
+        return outcome
     log(f"{district}: extracting the Otus export and the SIS ({config.sis.profile}, "
         f"OneRoster {config.sis.oneroster_version})")
     extract_config: dict[str, Any] = {**QUIET, **(full_refresh_run_config() if full_refresh
@@ -127,7 +199,7 @@ def run_district(
         tags={TRIGGER_TAG: "manual", **owner_tags()}, raise_on_error=False)
     outcome = DistrictOutcome(district, as_of, extract.run_id, extract.success)
     if not extract.success:
-        log(f"{district}: extract failed (run {extract.run_id}); see the run's logs")
+        outcome.problem = f"the extract failed: {failure_line(extract)}"
         return outcome
     with connect() as conn:
         known = grading_periods(conn, config, as_of)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from passback.run import DistrictOutcome, PeriodOutcome
 from pipeline.graph import LINE_ITEMS, QUALITY_REPORT, REJECTIONS, RESULTS, SIS_SYNC
 from pipeline.sink.run import OUTCOMES
@@ -55,8 +57,22 @@ def _accounted_line(ran: PeriodOutcome) -> str:
             f"{' + '.join(terms) or '0'}")
 
 
+def problem_line(outcome: DistrictOutcome) -> str | None:
+    """One line saying what stopped a district and where, when something did before any
+    grading period ran (the SIS unreachable, its credentials refused): no stack trace."""
+    if outcome.problem is None:
+        return None
+    where = f" (run {outcome.extract_run_id}; details in its logs)" if outcome.extract_run_id \
+        else ""
+    return f"{outcome.district}: {outcome.problem}; nothing was sent{where}"
+
+
 def print_summary(outcome: DistrictOutcome) -> None:
     """Print one district's outcome."""
+    line = problem_line(outcome)
+    if line:
+        print(f"\n{line}", file=sys.stderr)
+        return
     print(f"\n{outcome.district} as of {outcome.as_of}: "
           f"{'succeeded' if outcome.success else 'FAILED'}")
     print(f"  extract: {'ok' if outcome.extract_success else 'FAILED'} "

@@ -13,6 +13,8 @@ Sensors read Dagster's event log only: they open no DuckDB connection and call n
 
 from __future__ import annotations
 
+import logging
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +42,28 @@ from pipeline.graph import (
 # raise dg.Failure(allow_retries=False); rule rejections never fail a step at all.
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL,
                                  jitter=dg.Jitter.PLUS_MINUS)
+
+
+class _FirstLine(logging.Formatter):
+    """Time, level and the first line of a message: a failure's stack trace stays in the run's
+    logs (the UI, the event log), not on the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.splitlines()[0] if text else text
+
+
+@dg.logger(config_schema={"log_level": dg.Field(str, is_required=False, default_value="DEBUG"),
+                          "name": dg.Field(str, is_required=False, default_value="dagster")},
+           description="The terminal: one line per message (first line only), stderr.")
+def terminal_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    """Dagster's console logger without stack traces: the run's event log keeps them."""
+    config = init_context.logger_config
+    logger = logging.Logger(config["name"], level=config["log_level"].upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_FirstLine("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    return logger
 
 
 extract_job = dg.define_asset_job(
