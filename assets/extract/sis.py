@@ -35,6 +35,7 @@ from pipeline.oneroster import (
     OneRosterResource,
 )
 from pipeline.resources import Districts, Warehouse
+from pipeline.sink.progress import progress_every, read_line
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[Any]]
@@ -99,7 +100,8 @@ def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connec
     with connect() as conn:
         since = None if full_refresh else read_cursor(conn, district, ep.entity)
     full = since is None
-    with reader() as client:
+    with reader() as client, progress_every(lambda: _progress(district, ep.entity, client),
+                                            dg.get_dagster_logger().info):
         extract = client.extract(ep.entity, since=since)
         total = None if full or ep.entity not in RECONCILED else client.total(ep.entity)
     with connect() as conn, transaction(conn):
@@ -123,6 +125,12 @@ def read_entity(ep: Endpoint, config: DistrictConfig, full_refresh: bool, connec
             "warehouse_rows_before_full_read": changes.rows})
     metadata = _metadata(extract, changes, full, since, time.monotonic() - started)
     return dg.MaterializeResult(metadata={**metadata, **grading_period_metadata})
+
+
+def _progress(district: str, entity: str, client: OneRosterClient) -> str:
+    stats, (total, page_size) = client.stats, client.reading
+    return f"{district}: " + read_line(entity, stats.pages, stats.requests, stats.retries,
+                                       stats.seconds, total, page_size)
 
 
 def read_gradebook(config: DistrictConfig, full_refresh: bool, connect: Connect,

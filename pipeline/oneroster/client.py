@@ -55,6 +55,8 @@ class OneRosterClient:
         self.stats: RequestStats = self.transport.stats
         self._bases = {"rostering": sis.rostering_base, "gradebook": sis.gradebook_base}
         self._width = sis.budget.max_concurrency  # pages fetched side by side at most
+        # (total records the SIS announced, page size) of the read under way: progress lines.
+        self.reading: tuple[int | None, int] = (None, 0)
         self._pool = ThreadPoolExecutor(max_workers=sis.budget.max_concurrency,
                                         thread_name_prefix=f"oneroster-{config.district}")
 
@@ -80,6 +82,7 @@ class OneRosterClient:
         url = self._bases[ep.service] + ep.path(self.version)
         size = ep.page_size or self.page_size
         first = self._page(ep, url, {**params, "limit": size, "offset": 0})
+        self.reading = (first.total, len(first.records) or size)
         seen = {_identity(record) for record in first.records}
         # A total is a hint for fetching pages side by side, never a loop bound: the pages
         # themselves say where the collection ends. A total below what the first page holds

@@ -1,9 +1,12 @@
-"""Counters of one sync, shared by the HTTP workers, and the progress line logged from them."""
+"""Counters of one sync, shared by the HTTP workers, and the progress line logged from them;
+and the steady progress line of any long read (the SIS extract uses it too)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -49,3 +52,43 @@ class SyncCounters:
                 f"{requests / seconds:.1f} req/s; sent {self.sent}, deleted {self.deleted}, "
                 f"refused {self.refused}, failed {self.failed}, blocked {self.blocked}, "
                 f"retries {self.retries}")
+
+
+# How often a long read or sync says how far it is, on the terminal as in the run's logs.
+PROGRESS_INTERVAL_SECONDS = 5.0  # the sink logs its line as often (SinkExecutor)
+
+
+@contextmanager
+def progress_every(line: Callable[[], str], log: Callable[[str], None],
+                   interval: float | None = None) -> Iterator[None]:
+    """Log `line()` every `interval` seconds (default PROGRESS_INTERVAL_SECONDS) while the
+    block runs (nothing for a shorter block); a daemon thread, stopped when the block ends,
+    even on an error."""
+    interval = interval or PROGRESS_INTERVAL_SECONDS
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(interval):
+            try:
+                log(line())
+            except Exception:  # noqa: BLE001 - a progress line never fails the work it watches
+                return
+
+    ticker = threading.Thread(target=tick, name="progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join(timeout=interval)
+
+
+def read_line(entity: str, pages: int, requests: int, retries: int, seconds: float,
+              total_records: int | None, page_size: int) -> str:
+    """One progress line of a collection being read: pages done / expected, request rate."""
+    seconds = max(seconds, 1e-9)
+    expected = f"/{-(-total_records // page_size)}" if total_records and page_size else ""
+    share = (f" ({min(100.0, 100.0 * pages * page_size / total_records):.0f}% of "
+             f"{total_records} records)") if total_records and page_size else ""
+    return (f"reading {entity}: {pages}{expected} pages{share} in {seconds:.1f}s, "
+            f"{requests / seconds:.1f} req/s, retries {retries}")
