@@ -26,6 +26,7 @@ from pipeline.graph import (
     TRIGGER_TAG,
     dry_run_tags,
     full_refresh_run_config,
+    grading_period_tags,
     op_name,
     owner_tags,
     passback_partition,
@@ -226,6 +227,7 @@ def _run_grading_period(defs: dg.Definitions, instance: dg.DagsterInstance,
         partition_key=passback_partition(config.district, grading_period.partition_key),
         instance=instance, run_config=run_config, raise_on_error=False,
         tags={TRIGGER_TAG: "manual", **sis_writer_tags(config.district), **owner_tags(),
-              **dry_run_tags(dry_run or config.passback.dry_run)},
+              **dry_run_tags(dry_run or config.passback.dry_run),
+              **grading_period_tags(grading_period.closed)},
     )
     return PeriodOutcome(grading_period, result.run_id, result.success, _materialized(result))

@@ -173,6 +173,16 @@ HOST_TAG = "passback/host"
 DRY_RUN_TAG = "passback/dry_run"
 
 
+# "closed" or "open": the grading period's state on the run's as-of date, so a closed period's
+# run (report only, nothing written) stands out in the run list; partition keys carry no labels.
+GRADING_PERIOD_TAG = "passback/grading_period"
+
+
+def grading_period_tags(closed: bool) -> dict[str, str]:
+    """The grading-period-state tag of a passback run."""
+    return {GRADING_PERIOD_TAG: "closed" if closed else "open"}
+
+
 def dry_run_tags(dry_run: bool) -> dict[str, str]:
     """The dry-run tag of a run whose sink only plans (none for a run that sends)."""
     return {DRY_RUN_TAG: "true"} if dry_run else {}

@@ -32,6 +32,7 @@ from pipeline.graph import (
     TRIGGER_TAG,
     district_grading_period_partitions,
     dry_run_tags,
+    grading_period_tags,
     passback_partition,
     passback_partition_tags,
     sis_writer_tags,
@@ -185,7 +186,7 @@ def _nightly_requests(config: DistrictConfig, grading_periods: list[GradingPerio
             run_key=f"{extract_run_id}-{grading_period.partition_key}",
             partition_key=passback_partition(config.district, grading_period.partition_key),
             tags={TRIGGER_TAG: "nightly", **sis_writer_tags(config.district),
-                  **dry_run_tags(config.passback.dry_run)},
+                  **dry_run_tags(config.passback.dry_run), **grading_period_tags(False)},
         )
         for grading_period in grading_periods if grading_period.is_open_on(today)
     ]

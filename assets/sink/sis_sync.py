@@ -23,6 +23,7 @@ from pipeline.graph import (
     district_grading_period_partitions,
     dry_run_tags,
     grading_period_for_key,
+    grading_period_tags,
     partition_dimensions,
     passback_partition_tags,
     sis_key,
@@ -89,10 +90,9 @@ def _metadata(report: SyncReport, grading_period: str) -> dict[str, Any]:
             "sample_payloads": dg.MetadataValue.json(samples)}
 
 
-def _tag_dry_run(context: dg.AssetExecutionContext) -> None:
-    """Tag this run as a dry run when its launcher could not know (e.g. run config set in the
-    launchpad), so the run list shows it either way."""
-    tags = dry_run_tags(True)
+def _tag_run(context: dg.AssetExecutionContext, tags: dict[str, str]) -> None:
+    """Tag this run (a dry run, a closed grading period) when its launcher could not know
+    (e.g. run config set in the launchpad, a backfill), so the run list shows it either way."""
     if any(context.run.tags.get(name) != value for name, value in tags.items()):
         context.instance.add_run_tags(context.run.run_id, tags)
 
@@ -126,7 +126,7 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
         grading_period = grading_period_for_key(conn, district.district, grading_period_key)
     dry_run = district.passback.dry_run if config.dry_run is None else config.dry_run
     if dry_run:
-        _tag_dry_run(context)
+        _tag_run(context, dry_run_tags(True))
     elif context.run.tags.get(SIS_WRITER_TAG) != district.district:
         context.log.warning("this run lacks the passback/sis_writer tag, so the instance does "
                             "not keep other runs off this SIS; the sink's own lock still does")
@@ -143,6 +143,7 @@ def sis_sync(context: dg.AssetExecutionContext, config: SinkConfig, warehouse: W
         # Wrong credentials or another permanent answer do not heal in a minute, and a held
         # mass change waits for a person: fail now with the cause, no step retries.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    _tag_run(context, grading_period_tags(report.closed))
     if dry_run:
         yield dg.AssetObservation(asset_key=KEY, partition=context.partition_key,
                                   metadata=_metadata(report, grading_period))
