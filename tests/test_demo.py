@@ -9,9 +9,12 @@ import shlex
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from tooling.demo import port_in_use
 
@@ -36,6 +39,10 @@ def test_the_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path)
     sent = [int(n) for n in re.findall(r"SIS: sent (\d+)", first)]
     assert sent and sum(sent) > 0, first[-3000:]
     assert "every planned object" in first
+    # One as-of date: today where the district is (the demo file's zone), as `passback run`
+    # reads it, not the machine's UTC date.
+    zone = ZoneInfo(yaml.safe_load((REPO / "mappings" / "demo.yaml").read_text())["time_zone"])
+    assert f"demo as of {datetime.now(zone).date().isoformat()}: succeeded" in first, first[-3000:]
 
     # What `make dev` reads: the demo district's folder and credentials, owner-only; with it
     # alone, the district's configuration is complete (no variable to set by hand).
