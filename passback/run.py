@@ -125,14 +125,10 @@ def failure_line(result: dg.ExecuteInProcessResult) -> str:
     failures = result.get_step_failure_events()
     if not failures:
         return f"run {result.run_id} failed"
-    messages = []
-    for event in failures:
-        error = event.step_failure_data.error
-        text = error.message if error else "failed"
-        first = text.strip().splitlines()[0] if text.strip() else "failed"
-        messages.append(_EXCEPTION_NAME.sub("", first))
-    others = len(messages) - 1
-    return (f"{messages[0]} (step {failures[0].step_key}"
+    error = failures[0].step_failure_data.error
+    text = (error.message if error else "").strip() or "failed"
+    others = len(failures) - 1
+    return (f"{_EXCEPTION_NAME.sub('', text.splitlines()[0])} (step {failures[0].step_key}"
             + (f" and {others} other step(s)" if others else "") + ")")
 
 
@@ -187,10 +183,8 @@ def run_district(
     # A run killed mid-step keeps its pool slot claimed: release it, or this run waits forever.
     release_dead_runs(instance, log)
     problem = unreachable_sis(config)
-    if problem:
-        outcome = DistrictOutcome(district, as_of, "", False, problem=problem)
-        log(f"{district}: {problem}; nothing was sent")
-        return outcome
+    if problem:  # said once, by the summary: no run was started
+        return DistrictOutcome(district, as_of, "", False, problem=problem)
     log(f"{district}: extracting the Otus export and the SIS ({config.sis.profile}, "
         f"OneRoster {config.sis.oneroster_version})")
     extract_config: dict[str, Any] = {**QUIET, **(full_refresh_run_config() if full_refresh

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from passback.cli import build_parser, main
 from passback.history import format_history, format_plan, render_csv, render_table
-from pipeline.config import warehouse_path
+from pipeline.config import DistrictConfig, load_district_file, warehouse_path
 from pipeline.sink.lookup import HISTORY_COLUMNS
 from pipeline.warehouse import connect
 
@@ -149,3 +151,32 @@ def test_check_config_names_unset_secret_variables_never_values(
     out = capsys.readouterr()
     assert "PASSBACK_DEMO_CLIENT_SECRET" in out.err and "PASSBACK_DEMO_VENDOR_SECRET" in out.err
     assert "PASSBACK_DEMO_CLIENT_ID," not in out.err and "id-value-123" not in out.err + out.out
+
+
+def _demo_district_at(folder: Path, url: str) -> DistrictConfig:
+    """The repo's demo district file aimed at `url` (base and token endpoint)."""
+    document = yaml.safe_load((Path(__file__).resolve().parents[1] / "mappings" /
+                               "demo.yaml").read_text())
+    document["sis"]["base_url"] = f"{url}/ims/oneroster"
+    document["sis"]["auth"]["token_url"] = f"{url}/oauth/token"
+    (folder / "demo.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return load_district_file(folder / "demo.yaml")
+
+
+def test_an_sis_that_accepts_no_connection_is_named_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from passback import run
+
+    monkeypatch.setattr(run, "CONNECT_PAUSE_SECONDS", 0.0)
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    line = run.unreachable_sis(_demo_district_at(tmp_path, f"http://127.0.0.1:{port}"))
+    assert line == (f"the SIS at http://127.0.0.1:{port}/ims/oneroster cannot be reached "
+                    "(connection refused, 3 tries)")
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        assert run.unreachable_sis(_demo_district_at(tmp_path, url)) is None
