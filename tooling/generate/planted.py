@@ -49,7 +49,9 @@ LINE_ITEM_PREDICATES: dict[str, tuple[str, str]] = {
     "class_not_in_sis": ("NOT class_in_sis", "class_dropped_from_sis"),
     "no_grading_period": ("NOT in_grading_period", "due_outside_grading_periods"),
     "closed_grading_period": ("touches_closed", "in_closed_period"),
-    "outside_term": ("due_date < term_start OR due_date > term_end", "outside_term"),
+    # A class missing from the SIS has no SIS term to be outside of (class_not_in_sis says it).
+    "outside_term": ("class_in_sis AND (due_date < term_start OR due_date > term_end)",
+                     "outside_term"),
 }
 # Controls: (case, rule) pairs that must pass although they look close to breaking.
 CONTROLS = (("title_exactly_49", "name_too_long"),
