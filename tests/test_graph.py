@@ -70,3 +70,10 @@ def test_dry_runs_are_tagged_and_sending_runs_are_not() -> None:
     assert dry_run_tags(True) == {DRY_RUN_TAG: "true"} == {"passback/dry_run": "true"}
     assert dry_run_tags(False) == {}
     assert DRY_RUN_TAG not in passback_partition_tags("demo|sy2026-q1")  # demo sends
+
+
+def test_grading_period_tags_say_closed_or_open() -> None:
+    from pipeline.graph import GRADING_PERIOD_TAG, grading_period_tags
+
+    assert grading_period_tags(True) == {GRADING_PERIOD_TAG: "closed"}
+    assert grading_period_tags(False) == {"passback/grading_period": "open"}

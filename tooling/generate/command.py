@@ -35,7 +35,8 @@ def _generate(args: argparse.Namespace) -> int:
         return 2
     elapsed = time.perf_counter() - started
     print(f"district {result.district}: as of {result.as_of}, effective "
-          f"{result.effective_date}, closed grading periods {result.closed_grading_periods or '-'}")
+          f"{result.effective_date}, closed grading periods {result.closed_grading_periods or '-'}"
+          f", planted share {args.planted_share:g}")
     written = (("otus export", result.otus_dir), ("oneroster 1.1 csv", result.oneroster_dir),
                ("district file", result.mapping_file), ("planted", result.planted))
     for label, path in written:
