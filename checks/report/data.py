@@ -1,35 +1,216 @@
-"""What the quality report shows, read from the passback tables of one partition.
+"""What the quality report shows, computed in DuckDB from the passback tables of one scope: a
+district's grading period, or the district's rows that belong to no grading period.
 
-Students appear by SIS sourcedId only (the rejections table holds no student names);
-teachers by name, since a person has to act on the report.
+Every rejection row gets the *kind* of its rule from the catalog (`Rule.kind`: fix, follows,
+not_ready, sis_refused; a warning is a notice), and every record (a line item, or one
+student's score) one *category*: the kind of its weightiest row, in the order of CATEGORIES.
+A score whose line item is refused therefore counts once, as following from it, whatever else
+is wrong with it; the headline counts records by category.
+
+The rows are put in a temporary table once (`report_rows`, `report_records`), every count
+and list is a query over it, and the CSVs are written from it by DuckDB (`checks.report.
+files`), so nothing the size of the rejections table becomes Python objects. Students appear
+by SIS sourcedId only; teachers by name, since a person has to act on the report.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 import pandas as pd
 
 from checks.asset_checks import rate_changes
-from checks.evaluate import rule_by_id
+from checks.evaluate import CATALOG, rule_by_id
+from checks.sis_rules import SIS_RULES
 
-EXAMPLES_PER_RULE = 5
+# Weightiest first: a record's category is the first of these among its rows' kinds.
+CATEGORIES = ("follows", "sis_refused", "fix", "not_ready", "notice")
+# Rows the page lists per teacher (the CSVs have them all): the budget is shared by the
+# teachers, within these bounds, so a large district's page stays a few megabytes.
+PAGE_ROW_BUDGET = 6000
+TEACHER_ROWS_MIN, TEACHER_ROWS_MAX = 5, 60
+SECTION_ROWS = 200  # SIS refusals and SIS edits listed on the page
+DISTRICT_LEVEL = "_district"  # the folder of the district-level report (no key starts with _)
 
-_REJECTIONS_SQL = """
-SELECT grading_period_sourced_id, entity, assignment_id, class_sourced_id, class_title,
-       student_sourced_id, teacher_user_id, teacher_name, title, rule, severity, message
-FROM passback.rejections
-WHERE district = $district
-  AND (grading_period_sourced_id = $grading_period OR grading_period_sourced_id IS NULL)
-ORDER BY rule, class_sourced_id, assignment_id, student_sourced_id
+
+@dataclass(frozen=True)
+class Scope:
+    """One report: a grading period of a district, or its rows without a grading period."""
+
+    district: str
+    grading_period: str | None  # None: the district-level rows
+    title: str = ""
+    closed: bool = False
+    as_of: date | None = None
+
+    @property
+    def district_level(self) -> bool:
+        """The report of the rows that belong to no grading period."""
+        return self.grading_period is None
+
+    def predicate(self, alias: str = "") -> str:
+        """SQL selecting this scope's rows (`$district`, `$gp` parameters)."""
+        column = f"{alias}.grading_period_sourced_id" if alias else "grading_period_sourced_id"
+        period = f"{column} IS NULL" if self.district_level else f"{column} = $gp"
+        district = f"{alias}.district" if alias else "district"
+        return f"{district} = $district AND {period}"
+
+    def params(self) -> dict[str, object]:
+        """The parameters of `predicate`."""
+        return {"district": self.district} | ({} if self.district_level
+                                              else {"gp": self.grading_period})
+
+
+def _kinds_values() -> str:
+    rows = [(rule.id, rule.kind) for rule in (*CATALOG, *SIS_RULES)]
+    return ", ".join(f"('{rule}', '{kind}')" for rule, kind in rows)
+
+
+def _rank_case(column: str) -> str:
+    whens = " ".join(f"WHEN '{name}' THEN {len(CATEGORIES) - i}"
+                     for i, name in enumerate(CATEGORIES))
+    return f"CASE {column} {whens} END"
+
+
+def _category_case(column: str) -> str:
+    whens = " ".join(f"WHEN {len(CATEGORIES) - i} THEN '{name}'"
+                     for i, name in enumerate(CATEGORIES))
+    return f"CASE {column} {whens} END"
+
+
+def _rows_sql(scope: Scope) -> str:
+    # SIS-refusal rows carry no teacher or class title: their line item and the rosters do.
+    return f"""
+CREATE OR REPLACE TEMP TABLE report_rows AS
+WITH kinds(rule, kind) AS (VALUES {_kinds_values()}),
+scoped AS (
+    SELECT r.*, CASE WHEN r.severity = 'warn' THEN 'notice'
+                     ELSE coalesce(k.kind, 'fix') END AS kind
+    FROM passback.rejections r LEFT JOIN kinds k ON k.rule = r.rule
+    WHERE {scope.predicate("r")}
+),
+owners AS (
+    SELECT DISTINCT ON (assignment_id) assignment_id, teacher_user_id, title
+    FROM passback.line_items
+    WHERE district = $district
+      AND assignment_id IN (SELECT assignment_id FROM scoped WHERE teacher_user_id IS NULL)
+),
+named AS (
+    SELECT s.entity, s.assignment_id, s.class_sourced_id, s.student_sourced_id,
+           coalesce(s.teacher_user_id, o.teacher_user_id) AS teacher_user_id,
+           s.teacher_name, coalesce(s.title, o.title) AS title, s.class_title,
+           s.rule, s.severity, s.kind, s.message
+    FROM scoped s LEFT JOIN owners o ON s.teacher_user_id IS NULL
+                                     AND o.assignment_id = s.assignment_id
+)
+SELECT n.entity, n.assignment_id, n.class_sourced_id,
+       coalesce(n.class_title, c.title, n.class_sourced_id, 'no class') AS class_title,
+       n.student_sourced_id, n.teacher_user_id,
+       coalesce(n.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
+                n.teacher_user_id, 'No teacher on record') AS teacher_name,
+       coalesce(n.title, n.assignment_id) AS title, n.rule, n.severity, n.kind, n.message,
+       {_category_case(f"max({_rank_case('n.kind')}) OVER (PARTITION BY n.entity, "
+                       "n.assignment_id, n.student_sourced_id)")} AS category
+FROM named n
+LEFT JOIN otus.users u ON u.district = $district AND u.user_id = n.teacher_user_id
+LEFT JOIN sis.classes c ON c.district = $district AND c.sourced_id = n.class_sourced_id
 """
+
+
+_RECORDS_SQL = """
+CREATE OR REPLACE TEMP TABLE report_records AS
+SELECT entity, assignment_id, student_sourced_id, any_value(category) AS category,
+       any_value(teacher_user_id) AS teacher_user_id, any_value(teacher_name) AS teacher_name,
+       any_value(class_title) AS class_title, any_value(title) AS title
+FROM report_rows GROUP BY entity, assignment_id, student_sourced_id
+"""
+
+_HEADLINE_SQL = """
+SELECT category, entity, count(*) AS records FROM report_records GROUP BY ALL
+"""
+
+_BY_RULE_SQL = """
+SELECT entity, rule, severity, any_value(kind) AS kind, count(*) AS rows,
+       count(*) FILTER (WHERE severity = 'reject') AS rejects,
+       count(*) FILTER (WHERE severity = 'warn') AS warnings,
+       count(*) FILTER (WHERE kind = category) AS counted
+FROM report_rows GROUP BY ALL ORDER BY rows DESC, rule
+"""
+
+_BY_TEACHER_SQL = """
+SELECT coalesce(teacher_user_id, '') AS teacher_key, teacher_user_id, teacher_name,
+       count(*) FILTER (WHERE category = 'fix' AND entity = 'line_item') AS fix_line_items,
+       count(*) FILTER (WHERE category = 'fix' AND entity = 'result') AS fix_results,
+       count(*) FILTER (WHERE category = 'sis_refused') AS sis_refused,
+       count(*) FILTER (WHERE category = 'follows') AS follows,
+       count(*) FILTER (WHERE category = 'not_ready') AS not_ready,
+       count(*) FILTER (WHERE category = 'notice') AS notices
+FROM report_records GROUP BY ALL
+ORDER BY fix_line_items + fix_results + sis_refused DESC, teacher_name, teacher_user_id
+"""
+
+# What a teacher is asked to do: the rows that put their record in its category (a record's
+# other problems wait), each line item with the scores that wait on it.
+ACTION_ROWS_SQL = """
+SELECT r.*, coalesce(w.waiting, 0) AS waiting,
+       CASE r.category WHEN 'fix' THEN 1 WHEN 'sis_refused' THEN 2 WHEN 'not_ready' THEN 3
+                       ELSE 4 END AS category_order
+FROM report_rows r
+LEFT JOIN (SELECT assignment_id, count(*) AS waiting FROM report_records
+           WHERE category = 'follows' GROUP BY ALL) w
+  ON r.entity = 'line_item' AND w.assignment_id = r.assignment_id
+WHERE r.kind = r.category AND r.category <> 'follows'
+"""
+
+_TEACHER_ITEMS_SQL = f"""
+SELECT * FROM (
+    SELECT coalesce(teacher_user_id, '') AS teacher_key, category, entity, class_title, title,
+           student_sourced_id, rule, message, waiting,
+           row_number() OVER (PARTITION BY teacher_user_id
+                              ORDER BY category_order, class_title, title, entity,
+                                       student_sourced_id, rule) AS n
+    FROM ({ACTION_ROWS_SQL}) WHERE category <> 'not_ready'
+) WHERE n <= $cap ORDER BY teacher_key, n
+"""
+
+_NOT_READY_SQL = """
+SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY teacher_key ORDER BY class_title, title) AS n
+    FROM (SELECT coalesce(teacher_user_id, '') AS teacher_key, class_title, title,
+                 count(*) AS scores
+          FROM report_records WHERE category = 'not_ready' GROUP BY ALL)
+) WHERE n <= $cap ORDER BY teacher_key, n
+"""
+
+_SIS_REFUSALS_SQL = f"""
+SELECT teacher_name, class_title, title, entity, student_sourced_id, message, waiting
+FROM ({ACTION_ROWS_SQL}) WHERE category = 'sis_refused'
+ORDER BY teacher_name, class_title, title, entity, student_sourced_id
+LIMIT {SECTION_ROWS}
+"""
+
+_TOTALS_SQL = """
+SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district AND
+        grading_period_sourced_id = $gp),
+       (SELECT count(*) FROM passback.results WHERE district = $district AND
+        grading_period_sourced_id = $gp)
+"""
+# Refused records without a grading period, by entity: a period's report points to them.
+_DISTRICT_LEVEL_SQL = """
+SELECT entity, count(DISTINCT (assignment_id, coalesce(student_sourced_id, '')))
+FROM passback.rejections
+WHERE district = $district AND grading_period_sourced_id IS NULL AND severity = 'reject'
+GROUP BY entity
+"""
+
 # Edits made in the SIS to what Passback wrote (pipeline/sink/drift.py), still standing when
 # the sink last ran, by teacher and class. The report shows the SIS as of that sync.
-_DRIFT_SQL = """
+DRIFT_SQL = """
 SELECT d.teacher_user_id,
        coalesce(nullif(concat_ws(' ', u.given_name, u.family_name), ''), d.teacher_user_id,
-                'Teacher not on record') AS teacher_name,
+                'No teacher on record') AS teacher_name,
        d.class_sourced_id, coalesce(c.title, d.class_sourced_id) AS class_title,
        coalesce(li.title, d.line_item_sourced_id) AS title, d.entity, d.sourced_id,
        d.student_sourced_id, d.field, d.value_sent, d.value_in_sis, d.decision,
@@ -39,30 +220,81 @@ LEFT JOIN otus.users u ON u.district = d.district AND u.user_id = d.teacher_user
 LEFT JOIN sis.classes c ON c.district = d.district AND c.sourced_id = d.class_sourced_id
 LEFT JOIN passback.line_items li
   ON li.district = d.district AND li.sourced_id = d.line_item_sourced_id
-WHERE d.district = $district AND d.grading_period_sourced_id = $grading_period
+WHERE d.district = $district AND d.grading_period_sourced_id = $gp
   AND d.resolved_at IS NULL
 ORDER BY teacher_name, class_title, title, d.student_sourced_id, d.field
 """
 
 
 @dataclass
-class ReportData:
-    """Counts, examples and trend for one district × grading period."""
+class Teacher:
+    """One teacher's section: counts of every category, and the first rows of their list."""
 
-    district: str
-    grading_period_sourced_id: str
-    grading_period_title: str
+    teacher_user_id: str | None
+    teacher_name: str
+    counts: dict[str, int]
+    items: pd.DataFrame
+    not_ready: pd.DataFrame
+
+    @property
+    def to_fix(self) -> int:
+        """Records the teacher is asked to change (their own, and what the SIS refused)."""
+        return self.counts["fix_line_items"] + self.counts["fix_results"] + \
+            self.counts["sis_refused"]
+
+    @property
+    def listed(self) -> int:
+        """Action rows the page shows (the rest are in the CSVs)."""
+        return len(self.items)
+
+    @property
+    def action_rows(self) -> int:
+        """Action rows in all (the teacher's file and rejections.csv list every one)."""
+        return self.counts["action_rows"]
+
+
+@dataclass
+class ReportData:
+    """Counts, lists and trend of one report scope."""
+
+    scope: Scope
     accepted_line_items: int
     accepted_results: int
+    headline: dict[tuple[str, str], int]  # (category, entity) -> records
     by_rule: pd.DataFrame
-    by_teacher: pd.DataFrame
-    by_class: pd.DataFrame
-    examples: dict[str, pd.DataFrame]
-    rejections: pd.DataFrame
-    district_level: int
-    # Edits in the SIS to what Passback wrote (one row per object and field), see _DRIFT_SQL.
-    drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    teachers: list[Teacher]
+    sis_refusals: pd.DataFrame
+    drift: pd.DataFrame
+    drift_rows: int
+    # Refused records without a grading period, by entity (reported once, elsewhere).
+    district_level_counts: dict[str, int]
+    rejection_rows: int
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def district(self) -> str:
+        """The district's id."""
+        return self.scope.district
+
+    @property
+    def grading_period_title(self) -> str:
+        """The grading period's title, or what the district-level report covers."""
+        return self.scope.title
+
+    def count(self, category: str, entity: str | None = None) -> int:
+        """Records of a category (of one entity, or both)."""
+        return sum(n for (c, e), n in self.headline.items()
+                   if c == category and entity in (None, e))
+
+    @property
+    def district_level(self) -> int:
+        """Refused records without a grading period (in the district-level report)."""
+        return sum(self.district_level_counts.values())
+
+    @property
+    def total_rejects(self) -> int:
+        """Refused records (every category but notices)."""
+        return sum(n for (c, _e), n in self.headline.items() if c != "notice")
 
     def drift_by_teacher_and_class(self) -> list[tuple[str, str, pd.DataFrame]]:
         """(teacher, class, rows) for every teacher and class with drift, in report order."""
@@ -71,57 +303,94 @@ class ReportData:
         return [(str(teacher), str(klass), rows) for (teacher, klass), rows in
                 self.drift.groupby(["teacher_name", "class_title"], sort=False, dropna=False)]
 
-    @property
-    def total_rejects(self) -> int:
-        """Rejection rows with effect reject (warnings excluded)."""
-        return int((self.rejections["severity"] == "reject").sum())
+
+def _frame(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pd.DataFrame:
+    needed = {k: v for k, v in params.items() if f"${k}" in sql}
+    return conn.sql(sql, params=needed).to_arrow_table().to_pandas()
 
 
-def _counts(rejections: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    if rejections.empty:
-        return pd.DataFrame(columns=[*keys, "rejects", "warnings", "records"])
-    grouped = rejections.assign(
-        rejects=rejections["severity"] == "reject", warnings=rejections["severity"] == "warn",
-        record=rejections["assignment_id"] + "/" + rejections["student_sourced_id"].fillna(""),
-    ).groupby(keys, dropna=False)
-    out = grouped.agg(rejects=("rejects", "sum"), warnings=("warnings", "sum"),
-                      records=("record", "nunique")).reset_index()
-    return out.sort_values(["rejects", "warnings"], ascending=False, ignore_index=True)
+def _by_rule(conn: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
+    by_rule = _frame(conn, _BY_RULE_SQL, {})
+    if scope.district_level:
+        by_rule["change"] = float("nan")
+    else:
+        trend = rate_changes(conn, scope.district, str(scope.grading_period)).rename(
+            columns={"failures": "now", "previous_failures": "previous"})
+        by_rule = by_rule.merge(trend[["entity", "rule", "now", "previous"]],
+                                on=["entity", "rule"], how="left")
+        by_rule["change"] = by_rule["now"] - by_rule["previous"]
+    by_rule["summary"] = [rule_by_id(r).summary if _known(r) else "" for r in by_rule["rule"]]
+    return by_rule
 
 
-def _by_rule(rejections: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
-    counts = _counts(rejections, ["entity", "rule", "severity"])
-    trend = changes.rename(columns={"failures": "now", "previous_failures": "previous"})
-    counts = counts.merge(trend[["entity", "rule", "now", "previous", "rate", "previous_rate"]],
-                          on=["entity", "rule"], how="left")
-    counts["change"] = counts["now"] - counts["previous"]
-    counts["summary"] = [rule_by_id(r).summary for r in counts["rule"]]
-    return counts
+def _known(rule_id: str) -> bool:
+    try:
+        rule_by_id(rule_id)
+    except KeyError:
+        return False
+    return True
+
+
+def _teachers(conn: duckdb.DuckDBPyConnection) -> list[Teacher]:
+    counts = _frame(conn, _BY_TEACHER_SQL, {})
+    actions = dict(conn.sql(f"SELECT coalesce(teacher_user_id, ''), count(*) FROM "
+                            f"({ACTION_ROWS_SQL}) WHERE category <> 'not_ready' GROUP BY ALL"
+                            ).fetchall())
+    cap = max(TEACHER_ROWS_MIN, min(TEACHER_ROWS_MAX, PAGE_ROW_BUDGET // max(len(counts), 1)))
+    items = _frame(conn, _TEACHER_ITEMS_SQL, {"cap": cap})
+    not_ready = _frame(conn, _NOT_READY_SQL, {"cap": cap})
+    by_items = dict(list(items.groupby("teacher_key", sort=False)))
+    by_waiting = dict(list(not_ready.groupby("teacher_key", sort=False)))
+    names = ("fix_line_items", "fix_results", "sis_refused", "follows", "not_ready", "notices")
+    teachers = []
+    for row in counts.to_dict("records"):
+        key = row["teacher_key"]
+        tally = {name: int(row[name]) for name in names}
+        tally["action_rows"] = int(actions.get(key, 0))
+        teachers.append(Teacher(
+            teacher_user_id=key or None, teacher_name=str(row["teacher_name"]), counts=tally,
+            items=by_items.get(key, items.iloc[0:0]),
+            not_ready=by_waiting.get(key, not_ready.iloc[0:0])))
+    return teachers
+
+
+def prepare(conn: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """The scope's rows and records as temporary tables on `conn` (the CSVs read them too)."""
+    conn.execute(_rows_sql(scope), scope.params())
+    conn.execute(_RECORDS_SQL)
 
 
 def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,
-                     grading_period: str) -> ReportData:
-    """Everything the report needs, read in one short connection."""
-    params = {"district": district, "grading_period": grading_period}
-    rejections = conn.sql(_REJECTIONS_SQL, params=params).to_arrow_table().to_pandas()
-    totals = conn.sql(
-        "SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district AND "
-        "grading_period_sourced_id = $grading_period), (SELECT count(*) FROM passback.results "
-        "WHERE district = $district AND grading_period_sourced_id = $grading_period), "
-        "(SELECT any_value(title) FROM sis.academic_sessions WHERE district = $district AND "
-        "sourced_id = $grading_period)",
-        params=params).fetchall()[0]
-    by_rule = _by_rule(rejections, rate_changes(conn, district, grading_period))
-    examples = {rule: group.head(EXAMPLES_PER_RULE)
-                for rule, group in rejections.groupby("rule", sort=False)}
+                     grading_period: str | None, *, title: str | None = None,
+                     closed: bool = False, as_of: date | None = None) -> ReportData:
+    """Everything the page needs, read in one short connection (leaves the scope's temporary
+    tables on it for `checks.report.files`)."""
+    scope = Scope(district, grading_period, closed=closed, as_of=as_of,
+                  title=title or _title(conn, district, grading_period))
+    prepare(conn, scope)
+    params = {"district": district, "gp": grading_period}
+    totals = conn.execute(_TOTALS_SQL, params).fetchall()[0]
+    headline = {(c, e): int(n) for c, e, n in conn.sql(_HEADLINE_SQL).fetchall()}
+    drift, drift_rows = pd.DataFrame(), 0
+    if not scope.district_level:
+        drift = _frame(conn, f"{DRIFT_SQL} LIMIT {SECTION_ROWS}", params)
+        drift_rows = int(conn.execute(f"SELECT count(*) FROM ({DRIFT_SQL})",
+                                      params).fetchall()[0][0])
     return ReportData(
-        district=district, grading_period_sourced_id=grading_period,
-        grading_period_title=totals[2] or grading_period,
-        accepted_line_items=int(totals[0]), accepted_results=int(totals[1]),
-        by_rule=by_rule,
-        by_teacher=_counts(rejections, ["teacher_user_id", "teacher_name"]),
-        by_class=_counts(rejections, ["class_sourced_id", "class_title"]),
-        examples=examples, rejections=rejections,
-        district_level=int(rejections["grading_period_sourced_id"].isna().sum()),
-        drift=conn.sql(_DRIFT_SQL, params=params).to_arrow_table().to_pandas(),
+        scope=scope, accepted_line_items=int(totals[0]), accepted_results=int(totals[1]),
+        headline=headline, by_rule=_by_rule(conn, scope), teachers=_teachers(conn),
+        sis_refusals=_frame(conn, _SIS_REFUSALS_SQL, {}),
+        drift=drift, drift_rows=drift_rows,
+        district_level_counts={} if scope.district_level else {
+            e: int(n) for e, n in conn.execute(_DISTRICT_LEVEL_SQL, {"district": district})
+            .fetchall()},
+        rejection_rows=int(conn.sql("SELECT count(*) FROM report_rows").fetchall()[0][0]),
     )
+
+
+def _title(conn: duckdb.DuckDBPyConnection, district: str, grading_period: str | None) -> str:
+    if grading_period is None:
+        return "Not in any grading period"
+    found = conn.execute("SELECT any_value(title) FROM sis.academic_sessions WHERE district = ? "
+                         "AND sourced_id = ?", [district, grading_period]).fetchall()
+    return (found[0][0] if found and found[0][0] else None) or grading_period

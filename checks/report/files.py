@@ -1,0 +1,170 @@
+"""The report's CSVs, written by DuckDB (COPY) from the scope's temporary tables
+(`checks.report.data.prepare`), owner-readable only: they name teachers and students.
+
+- `rejections.csv`: every rejection row of the scope, with its kind and its record's category;
+- `summary.csv`: records per category, per rule and per teacher (one long table);
+- `sis_edits.csv`: what the SIS holds otherwise than Passback wrote it (passback.sync_drift);
+- `teachers/<teacher>.csv` and `teachers.csv` (on request): each teacher's list for a mail
+  merge, and an index with each teacher's e-mail, file and counts. Only these carry student
+  names, and only when the district turns `report.student_names` on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from checks.catalog import KIND_LABELS
+from checks.report.data import ACTION_ROWS_SQL, DRIFT_SQL, ReportData
+
+_ORDER = "CASE category " + " ".join(
+    f"WHEN '{name}' THEN {i}" for i, name in enumerate(("fix", "sis_refused", "not_ready",
+                                                         "notice", "follows"))) + " END"
+_LABELS = "CASE {column} " + " ".join(
+    f"WHEN '{name}' THEN '{label}'" for name, label in KIND_LABELS.items()) + " END"
+
+_REJECTIONS_SQL = f"""
+SELECT {_LABELS.format(column="category")} AS category, rule, severity, entity,
+       teacher_user_id, teacher_name, class_sourced_id, class_title, assignment_id, title,
+       student_sourced_id, message
+FROM report_rows
+ORDER BY teacher_name, {_ORDER}, class_title, title, entity, student_sourced_id, rule
+"""
+
+_SUMMARY_SQL = f"""
+SELECT 'category' AS dimension, category AS key,
+       {_LABELS.format(column="category")} AS label, category,
+       count(*) FILTER (WHERE entity = 'line_item') AS line_items,
+       count(*) FILTER (WHERE entity = 'result') AS results
+FROM report_records GROUP BY ALL
+UNION ALL
+SELECT 'rule', rule, any_value(entity), any_value(kind),
+       count(*) FILTER (WHERE entity = 'line_item'), count(*) FILTER (WHERE entity = 'result')
+FROM report_rows GROUP BY rule
+UNION ALL
+SELECT 'teacher', teacher_user_id, any_value(teacher_name), category,
+       count(*) FILTER (WHERE entity = 'line_item'), count(*) FILTER (WHERE entity = 'result')
+FROM report_records GROUP BY teacher_user_id, category
+ORDER BY dimension, key, category
+"""
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+NO_TEACHER = "no_teacher"
+
+
+def teacher_file_key(teacher_user_id: str | None) -> str:
+    """The file name (without .csv) of a teacher's list: the Otus user id, made path-safe."""
+    return _SAFE.sub("_", teacher_user_id).strip("_") if teacher_user_id else NO_TEACHER
+
+
+def _key_sql(column: str) -> str:
+    return (f"coalesce(nullif(trim(regexp_replace({column}, '[^A-Za-z0-9_.-]+', '_', 'g'), "
+            f"'_'), ''), '{NO_TEACHER}')")
+
+
+def _teacher_rows_sql(student_names: bool) -> str:
+    # Every row that asks something of the teacher, with the scores that wait on each line
+    # item; a score that only waits on its line item is counted there, not listed.
+    name = ("nullif(trim(concat_ws(' ', s.given_name, s.family_name)), '') AS student_name, "
+            if student_names else "")
+    join = ("LEFT JOIN sis.users s ON s.district = $district "
+            "AND s.sourced_id = a.student_sourced_id " if student_names else "")
+    return f"""
+SELECT {_key_sql("a.teacher_user_id")} AS teacher_key,
+       {_LABELS.format(column="a.category")} AS category, a.class_title, a.title,
+       a.student_sourced_id, {name}a.rule, a.message,
+       CASE WHEN a.entity = 'line_item' THEN a.waiting END AS scores_waiting
+FROM ({ACTION_ROWS_SQL}) a {join}
+ORDER BY teacher_key, a.category_order, a.class_title, a.title, a.entity,
+         a.student_sourced_id, a.rule
+"""
+
+
+_TEACHER_INDEX_SQL = f"""
+SELECT r.teacher_user_id, any_value(r.teacher_name) AS teacher_name, any_value(u.email) AS email,
+       'teachers/' || {_key_sql("r.teacher_user_id")} || '.csv' AS file,
+       count(*) FILTER (WHERE r.category = 'fix') AS to_fix,
+       count(*) FILTER (WHERE r.category = 'sis_refused') AS refused_by_the_sis,
+       count(*) FILTER (WHERE r.category = 'follows') AS waiting_on_a_refused_assessment,
+       count(*) FILTER (WHERE r.category = 'not_ready') AS not_ready,
+       count(*) FILTER (WHERE r.category = 'notice') AS sent_with_a_note
+FROM report_records r
+LEFT JOIN otus.users u ON u.district = $district AND u.user_id = r.teacher_user_id
+GROUP BY r.teacher_user_id ORDER BY teacher_name, r.teacher_user_id
+"""
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` and every missing parent owner-only (mkdir's mode skips parents)."""
+    for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+        missing.mkdir(mode=0o700, exist_ok=True)
+
+
+def copy_private(conn: duckdb.DuckDBPyConnection, sql: str, path: Path,
+                 params: dict[str, object] | None = None) -> Path:
+    """COPY a query's rows to a CSV with a header, then make it owner-only (DuckDB creates
+    files with the umask's mode; the folder is already owner-only, so no one else can open
+    it meanwhile)."""
+    needed = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    conn.execute(f"COPY ({sql}) TO {_literal(path)} (FORMAT csv, HEADER)", needed)
+    os.chmod(path, 0o600)
+    return path
+
+
+def write_csvs(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path) -> dict[str, Path]:
+    """rejections.csv, summary.csv and (for a grading period) sis_edits.csv into `folder`."""
+    make_private_folder(folder)
+    params = {"district": data.district, "gp": data.scope.grading_period}
+    paths = {"summary_csv": copy_private(conn, _SUMMARY_SQL, folder / "summary.csv"),
+             "rejections_csv": copy_private(conn, _REJECTIONS_SQL, folder / "rejections.csv")}
+    if not data.scope.district_level:
+        paths["drift_csv"] = copy_private(conn, DRIFT_SQL, folder / "sis_edits.csv", params)
+    return paths
+
+
+def write_teacher_files(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path, *,
+                        student_names: bool = False) -> dict[str, Path]:
+    """`teachers/<teacher>.csv` (one per teacher with something to do or wait for) and the
+    index `teachers.csv`, replacing the previous run's; returns both locations."""
+    make_private_folder(folder)
+    staging = folder / f".teachers-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    try:
+        teachers = _teacher_files(conn, data.district, staging, student_names)
+        index = copy_private(conn, _TEACHER_INDEX_SQL, staging / "teachers.csv",
+                             {"district": data.district})
+        final = folder / "teachers"
+        shutil.rmtree(final, ignore_errors=True)
+        teachers.rename(final)
+        index.replace(folder / "teachers.csv")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"teachers_dir": final, "teachers_csv": folder / "teachers.csv"}
+
+
+def _teacher_files(conn: duckdb.DuckDBPyConnection, district: str, staging: Path,
+                   student_names: bool) -> Path:
+    # One COPY writes every teacher's file (parts/teacher_key=<key>/data_0.csv), renamed here.
+    sql = _teacher_rows_sql(student_names)
+    conn.execute(f"COPY ({sql}) TO {_literal(staging / 'parts')} "
+                 "(FORMAT csv, HEADER, PARTITION_BY (teacher_key))",
+                 {"district": district} if "$district" in sql else {})
+    teachers = staging / "teachers"
+    teachers.mkdir(mode=0o700)
+    parts = staging / "parts"
+    for part in parts.iterdir() if parts.exists() else ():
+        key = part.name.split("=", 1)[1]
+        for number, piece in enumerate(sorted(part.glob("*.csv"))):
+            target = teachers / (f"{key}.csv" if number == 0 else f"{key}-{number}.csv")
+            piece.rename(target)
+            os.chmod(target, 0o600)
+    return teachers
