@@ -85,11 +85,22 @@ def _write_scope(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                  per_teacher: bool, link: str | None) -> WrittenReport:
     data = load_report_data(conn, config.district, grading_period, title=state.title,
                             closed=state.closed, as_of=state.as_of)
-    paths = write_csvs(conn, data, folder)
-    teacher_files = per_teacher and not state.closed
-    if teacher_files:
-        paths |= write_teacher_files(conn, data, folder,
-                                     student_names=config.report.student_names)
-    paths["html"] = write_html(data, folder, teacher_files=teacher_files,
-                               district_level_link=link if data.district_level else None)
+    paths = write_report(conn, data, folder, per_teacher=per_teacher,
+                         student_names=config.report.student_names, district_level_link=link)
     return WrittenReport(data=data, paths=paths)
+
+
+def write_report(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path, *,
+                 per_teacher: bool = False, student_names: bool = False,
+                 district_level_link: str | None = None) -> dict[str, Path]:
+    """The page and CSVs of loaded report data (on the connection that loaded it, whose
+    temporary tables the CSVs read) into `folder`; the teachers' files too when asked, except
+    for a closed grading period, which asks nothing of teachers."""
+    paths = write_csvs(conn, data, folder)
+    teacher_files = per_teacher and not data.scope.closed
+    if teacher_files:
+        paths |= write_teacher_files(conn, data, folder, student_names=student_names)
+    paths["html"] = write_html(
+        data, folder, teacher_files=teacher_files,
+        district_level_link=district_level_link if data.district_level else None)
+    return paths

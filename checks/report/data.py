@@ -109,7 +109,7 @@ SELECT n.entity, n.assignment_id, n.class_sourced_id,
        coalesce(n.class_title, c.title, n.class_sourced_id, 'no class') AS class_title,
        n.student_sourced_id, n.teacher_user_id,
        coalesce(n.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
-                n.teacher_user_id, 'No teacher on record') AS teacher_name,
+                n.teacher_user_id, 'Teacher not on record') AS teacher_name,
        coalesce(n.title, n.assignment_id) AS title, n.rule, n.severity, n.kind, n.message,
        {_category_case(f"max({_rank_case('n.kind')}) OVER (PARTITION BY n.entity, "
                        "n.assignment_id, n.student_sourced_id)")} AS category
@@ -210,7 +210,7 @@ GROUP BY entity
 DRIFT_SQL = """
 SELECT d.teacher_user_id,
        coalesce(nullif(concat_ws(' ', u.given_name, u.family_name), ''), d.teacher_user_id,
-                'No teacher on record') AS teacher_name,
+                'Teacher not on record') AS teacher_name,
        d.class_sourced_id, coalesce(c.title, d.class_sourced_id) AS class_title,
        coalesce(li.title, d.line_item_sourced_id) AS title, d.entity, d.sourced_id,
        d.student_sourced_id, d.field, d.value_sent, d.value_in_sis, d.decision,
