@@ -55,10 +55,12 @@ def headline(data: ReportData) -> list[str]:
     it and what is simply not ready; a closed period says it is closed and asks nothing."""
     scope = data.scope
     if scope.closed:
-        refused = _both(data, "fix") or "nothing"
+        held = " and ".join(number(n, *NOUNS[e]) for e in ("line_item", "result")
+                            if (n := sum(v for (_c, e2), v in data.headline.items()
+                                         if e2 == e)))
         return [f"{scope.title} is closed: Passback sends nothing to the SIS for it, and "
                 "nothing in this report is for teachers to do.",
-                f"For the record, the rules held back {refused} in it."]
+                f"For the record, {held or 'nothing'} in it did not pass the rules."]
     lines = []
     if scope.district_level:
         lines.append("These assessments are due in no grading period, so no grading period's "
