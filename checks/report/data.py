@@ -7,9 +7,10 @@ student's score) one *category*: the kind of its weightiest row, in the order of
 A score whose line item is refused therefore counts once, as following from it, whatever else
 is wrong with it; the headline counts records by category.
 
-The rows are put in a temporary table once (`report_rows`, `report_records`), every count
-and list is a query over it, and the CSVs are written from it by DuckDB (`checks.report.
-files`), so nothing the size of the rejections table becomes Python objects. Students appear
+The records go into a temporary table once (`report_records`: no messages), every count and
+list is a query over it, and the CSVs join it back to passback.rejections as DuckDB writes
+them (`checks.report.files`), so nothing the size of the rejections table becomes Python
+objects and its messages are read once. Students appear
 by SIS sourcedId only; teachers by name, since a person has to act on the report.
 """
 
@@ -68,76 +69,86 @@ def _kinds_values() -> str:
     return ", ".join(f"('{rule}', '{kind}')" for rule, kind in rows)
 
 
-def _rank_case(column: str) -> str:
-    whens = " ".join(f"WHEN '{name}' THEN {len(CATEGORIES) - i}"
-                     for i, name in enumerate(CATEGORIES))
-    return f"CASE {column} {whens} END"
+# A row's kind: its rule's, from the catalog (an unknown id, e.g. a retired rule: fix); a
+# warning is a notice whatever the rule.
+KIND_SQL = "CASE WHEN r.severity = 'warn' THEN 'notice' ELSE coalesce(k.kind, 'fix') END"
+_WEIGHT_SQL = "CASE {column} " + " ".join(
+    f"WHEN '{name}' THEN {len(CATEGORIES) - i}" for i, name in enumerate(CATEGORIES)) + " END"
+_CATEGORY_SQL = "CASE {column} " + " ".join(
+    f"WHEN {len(CATEGORIES) - i} THEN '{name}'" for i, name in enumerate(CATEGORIES)) + " END"
+KINDS_TABLE = "report_kinds"
 
 
-def _category_case(column: str) -> str:
-    whens = " ".join(f"WHEN {len(CATEGORIES) - i} THEN '{name}'"
-                     for i, name in enumerate(CATEGORIES))
-    return f"CASE {column} {whens} END"
-
-
-def _rows_sql(scope: Scope) -> str:
-    # SIS-refusal rows carry no teacher or class title: their line item and the rosters do.
+def _records_sql(scope: Scope) -> str:
+    # One row per record (no messages: those stay in passback.rejections and are read once,
+    # by the CSVs). SIS-refusal rows carry no teacher or class title: their line item and the
+    # rosters supply them.
     return f"""
-CREATE OR REPLACE TEMP TABLE report_rows AS
-WITH kinds(rule, kind) AS (VALUES {_kinds_values()}),
-scoped AS (
-    SELECT r.*, CASE WHEN r.severity = 'warn' THEN 'notice'
-                     ELSE coalesce(k.kind, 'fix') END AS kind
-    FROM passback.rejections r LEFT JOIN kinds k ON k.rule = r.rule
+CREATE OR REPLACE TEMP TABLE report_records AS
+WITH grouped AS (
+    SELECT r.entity, r.assignment_id, coalesce(r.student_sourced_id, '') AS student_key,
+           any_value(r.student_sourced_id) AS student_sourced_id,
+           max({_WEIGHT_SQL.format(column=KIND_SQL)}) AS weight,
+           any_value(r.class_sourced_id) AS class_sourced_id,
+           any_value(r.class_title) AS class_title, any_value(r.teacher_user_id) AS teacher_user_id,
+           any_value(r.teacher_name) AS teacher_name, any_value(r.title) AS title
+    FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
     WHERE {scope.predicate("r")}
+    GROUP BY r.entity, r.assignment_id, coalesce(r.student_sourced_id, '')
 ),
 owners AS (
     SELECT DISTINCT ON (assignment_id) assignment_id, teacher_user_id, title
     FROM passback.line_items
     WHERE district = $district
-      AND assignment_id IN (SELECT assignment_id FROM scoped WHERE teacher_user_id IS NULL)
-),
-named AS (
-    SELECT s.entity, s.assignment_id, s.class_sourced_id, s.student_sourced_id,
-           coalesce(s.teacher_user_id, o.teacher_user_id) AS teacher_user_id,
-           s.teacher_name, coalesce(s.title, o.title) AS title, s.class_title,
-           s.rule, s.severity, s.kind, s.message
-    FROM scoped s LEFT JOIN owners o ON s.teacher_user_id IS NULL
-                                     AND o.assignment_id = s.assignment_id
+      AND assignment_id IN (SELECT assignment_id FROM grouped WHERE teacher_user_id IS NULL)
 )
-SELECT n.entity, n.assignment_id, n.class_sourced_id,
-       coalesce(n.class_title, c.title, n.class_sourced_id, 'no class') AS class_title,
-       n.student_sourced_id, n.teacher_user_id,
-       coalesce(n.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
-                n.teacher_user_id, 'Teacher not on record') AS teacher_name,
-       coalesce(n.title, n.assignment_id) AS title, n.rule, n.severity, n.kind, n.message,
-       {_category_case(f"max({_rank_case('n.kind')}) OVER (PARTITION BY n.entity, "
-                       "n.assignment_id, n.student_sourced_id)")} AS category
-FROM named n
-LEFT JOIN otus.users u ON u.district = $district AND u.user_id = n.teacher_user_id
-LEFT JOIN sis.classes c ON c.district = $district AND c.sourced_id = n.class_sourced_id
+SELECT g.entity, g.assignment_id, g.student_key, g.student_sourced_id, g.class_sourced_id,
+       {_CATEGORY_SQL.format(column="g.weight")} AS category,
+       coalesce(g.teacher_user_id, o.teacher_user_id) AS teacher_user_id,
+       coalesce(g.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
+                g.teacher_user_id, o.teacher_user_id, 'Teacher not on record') AS teacher_name,
+       coalesce(g.class_title, c.title, g.class_sourced_id, 'no class') AS class_title,
+       coalesce(g.title, o.title, g.assignment_id) AS title
+FROM grouped g
+LEFT JOIN owners o ON g.teacher_user_id IS NULL AND o.assignment_id = g.assignment_id
+LEFT JOIN otus.users u
+  ON u.district = $district AND u.user_id = coalesce(g.teacher_user_id, o.teacher_user_id)
+LEFT JOIN sis.classes c ON c.district = $district AND c.sourced_id = g.class_sourced_id
 """
 
 
-_RECORDS_SQL = """
-CREATE OR REPLACE TEMP TABLE report_records AS
-SELECT entity, assignment_id, student_sourced_id, any_value(category) AS category,
-       any_value(teacher_user_id) AS teacher_user_id, any_value(teacher_name) AS teacher_name,
-       any_value(class_title) AS class_title, any_value(title) AS title
-FROM report_rows GROUP BY entity, assignment_id, student_sourced_id
+def rows_sql(scope: Scope, where: str = "TRUE") -> str:
+    """The scope's rejection rows with their kind and their record's category, teacher and
+    titles (parameters: `scope.params()`); `where` filters over those columns."""
+    return f"""
+SELECT * FROM (
+    SELECT c.category, {KIND_SQL} AS kind, r.rule, r.severity, r.entity, c.teacher_user_id,
+           c.teacher_name, r.class_sourced_id, c.class_title, r.assignment_id, c.title,
+           r.student_sourced_id, r.message
+    FROM passback.rejections r
+    LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
+    JOIN report_records c ON c.entity = r.entity AND c.assignment_id = r.assignment_id
+                         AND c.student_key = coalesce(r.student_sourced_id, '')
+    WHERE {scope.predicate("r")}
+) WHERE {where}
 """
+
 
 _HEADLINE_SQL = """
 SELECT category, entity, count(*) AS records FROM report_records GROUP BY ALL
 """
 
-_BY_RULE_SQL = """
-SELECT entity, rule, severity, any_value(kind) AS kind, count(*) AS rows,
-       count(*) FILTER (WHERE severity = 'reject') AS rejects,
-       count(*) FILTER (WHERE severity = 'warn') AS warnings,
-       count(*) FILTER (WHERE kind = category) AS counted
-FROM report_rows GROUP BY ALL ORDER BY rows DESC, rule
+
+def _by_rule_sql(scope: Scope) -> str:
+    return f"""
+SELECT r.entity, r.rule, r.severity, any_value({KIND_SQL}) AS kind, count(*) AS rows,
+       count(*) FILTER (WHERE r.severity = 'reject') AS rejects,
+       count(*) FILTER (WHERE r.severity = 'warn') AS warnings
+FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
+WHERE {scope.predicate("r")}
+GROUP BY ALL ORDER BY rows DESC, r.rule
 """
+
 
 _BY_TEACHER_SQL = """
 SELECT coalesce(teacher_user_id, '') AS teacher_key, teacher_user_id, teacher_name,
@@ -151,29 +162,38 @@ FROM report_records GROUP BY ALL
 ORDER BY fix_line_items + fix_results + sis_refused DESC, teacher_name, teacher_user_id
 """
 
-# What a teacher is asked to do: the rows that put their record in its category (a record's
-# other problems wait), each line item with the scores that wait on it.
-ACTION_ROWS_SQL = """
-SELECT r.*, coalesce(w.waiting, 0) AS waiting,
-       CASE r.category WHEN 'fix' THEN 1 WHEN 'sis_refused' THEN 2 WHEN 'not_ready' THEN 3
-                       ELSE 4 END AS category_order
-FROM report_rows r
-LEFT JOIN (SELECT assignment_id, count(*) AS waiting FROM report_records
-           WHERE category = 'follows' GROUP BY ALL) w
-  ON r.entity = 'line_item' AND w.assignment_id = r.assignment_id
-WHERE r.kind = r.category AND r.category <> 'follows'
+_WAITING_SQL = """
+SELECT assignment_id, count(*) AS waiting FROM report_records
+WHERE category = 'follows' GROUP BY ALL
 """
 
-_TEACHER_ITEMS_SQL = f"""
+
+def action_rows_sql(scope: Scope) -> str:
+    """What teachers are asked to do: the rows that put their record in its category (a
+    record's other problems wait), not the scores that follow from a refused line item; each
+    line item with the scores that wait on it."""
+    return f"""
+SELECT a.*, CASE WHEN a.entity = 'line_item' THEN coalesce(w.waiting, 0) END AS waiting,
+       CASE a.category WHEN 'fix' THEN 1 WHEN 'sis_refused' THEN 2 WHEN 'not_ready' THEN 3
+                       ELSE 4 END AS category_order
+FROM ({rows_sql(scope, "kind = category AND category <> 'follows'")}) a
+LEFT JOIN ({_WAITING_SQL}) w ON w.assignment_id = a.assignment_id
+"""
+
+
+def _teacher_items_sql(scope: Scope) -> str:
+    return f"""
 SELECT * FROM (
     SELECT coalesce(teacher_user_id, '') AS teacher_key, category, entity, class_title, title,
            student_sourced_id, rule, message, waiting,
            row_number() OVER (PARTITION BY teacher_user_id
                               ORDER BY category_order, class_title, title, entity,
-                                       student_sourced_id, rule) AS n
-    FROM ({ACTION_ROWS_SQL}) WHERE category <> 'not_ready'
+                                       student_sourced_id, rule) AS n,
+           count(*) OVER (PARTITION BY teacher_user_id) AS of
+    FROM ({action_rows_sql(scope)}) WHERE category <> 'not_ready'
 ) WHERE n <= $cap ORDER BY teacher_key, n
 """
+
 
 _NOT_READY_SQL = """
 SELECT * FROM (
@@ -184,12 +204,15 @@ SELECT * FROM (
 ) WHERE n <= $cap ORDER BY teacher_key, n
 """
 
-_SIS_REFUSALS_SQL = f"""
+
+def _sis_refusals_sql(scope: Scope) -> str:
+    return f"""
 SELECT teacher_name, class_title, title, entity, student_sourced_id, message, waiting
-FROM ({ACTION_ROWS_SQL}) WHERE category = 'sis_refused'
+FROM ({action_rows_sql(scope)}) WHERE category = 'sis_refused'
 ORDER BY teacher_name, class_title, title, entity, student_sourced_id
 LIMIT {SECTION_ROWS}
 """
+
 
 _TOTALS_SQL = """
 SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district AND
@@ -233,8 +256,8 @@ class Teacher:
     teacher_user_id: str | None
     teacher_name: str
     counts: dict[str, int]
-    items: pd.DataFrame
-    not_ready: pd.DataFrame
+    items: list[dict[str, object]]  # the first rows of the teacher's list (see PAGE_ROW_BUDGET)
+    not_ready: list[dict[str, object]]  # per assessment: scores not graded yet
 
     @property
     def to_fix(self) -> int:
@@ -310,7 +333,7 @@ def _frame(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object])
 
 
 def _by_rule(conn: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
-    by_rule = _frame(conn, _BY_RULE_SQL, {})
+    by_rule = _frame(conn, _by_rule_sql(scope), scope.params())
     if scope.district_level:
         by_rule["change"] = float("nan")
     else:
@@ -331,33 +354,46 @@ def _known(rule_id: str) -> bool:
     return True
 
 
-def _teachers(conn: duckdb.DuckDBPyConnection) -> list[Teacher]:
-    counts = _frame(conn, _BY_TEACHER_SQL, {})
-    actions = dict(conn.sql(f"SELECT coalesce(teacher_user_id, ''), count(*) FROM "
-                            f"({ACTION_ROWS_SQL}) WHERE category <> 'not_ready' GROUP BY ALL"
-                            ).fetchall())
+def _teachers(conn: duckdb.DuckDBPyConnection, scope: Scope) -> list[Teacher]:
+    counts = _dicts(conn, _BY_TEACHER_SQL, {})
     cap = max(TEACHER_ROWS_MIN, min(TEACHER_ROWS_MAX, PAGE_ROW_BUDGET // max(len(counts), 1)))
-    items = _frame(conn, _TEACHER_ITEMS_SQL, {"cap": cap})
-    not_ready = _frame(conn, _NOT_READY_SQL, {"cap": cap})
-    by_items = dict(list(items.groupby("teacher_key", sort=False)))
-    by_waiting = dict(list(not_ready.groupby("teacher_key", sort=False)))
+    by_items = _grouped(_dicts(conn, _teacher_items_sql(scope), scope.params() | {"cap": cap}))
+    by_waiting = _grouped(_dicts(conn, _NOT_READY_SQL, {"cap": cap}))
     names = ("fix_line_items", "fix_results", "sis_refused", "follows", "not_ready", "notices")
     teachers = []
-    for row in counts.to_dict("records"):
-        key = row["teacher_key"]
-        tally = {name: int(row[name]) for name in names}
-        tally["action_rows"] = int(actions.get(key, 0))
+    for row in counts:
+        key = str(row["teacher_key"])
+        listed = by_items.get(key, [])
+        tally = {name: int(row[name]) for name in names}  # type: ignore[call-overload]
+        tally["action_rows"] = int(listed[0]["of"]) if listed else 0  # type: ignore[call-overload]
         teachers.append(Teacher(
             teacher_user_id=key or None, teacher_name=str(row["teacher_name"]), counts=tally,
-            items=by_items.get(key, items.iloc[0:0]),
-            not_ready=by_waiting.get(key, not_ready.iloc[0:0])))
+            items=listed, not_ready=by_waiting.get(key, [])))
     return teachers
 
 
+def _dicts(conn: duckdb.DuckDBPyConnection, sql: str,
+           params: dict[str, object]) -> list[dict[str, object]]:
+    """Rows as plain dicts, straight from DuckDB (the page iterates thousands of them)."""
+    needed = {k: v for k, v in params.items() if f"${k}" in sql}
+    cursor = conn.execute(sql, needed)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _grouped(rows: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        out.setdefault(str(row["teacher_key"]), []).append(row)
+    return out
+
+
 def prepare(conn: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    """The scope's rows and records as temporary tables on `conn` (the CSVs read them too)."""
-    conn.execute(_rows_sql(scope), scope.params())
-    conn.execute(_RECORDS_SQL)
+    """The catalog's kinds and the scope's records as temporary tables on `conn` (the CSVs
+    read them too)."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {KINDS_TABLE} AS "
+                 f"SELECT * FROM (VALUES {_kinds_values()}) AS t(rule, kind)")
+    conn.execute(_records_sql(scope), scope.params())
 
 
 def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,
@@ -376,15 +412,16 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,
         drift = _frame(conn, f"{DRIFT_SQL} LIMIT {SECTION_ROWS}", params)
         drift_rows = int(conn.execute(f"SELECT count(*) FROM ({DRIFT_SQL})",
                                       params).fetchall()[0][0])
+    by_rule = _by_rule(conn, scope)
     return ReportData(
         scope=scope, accepted_line_items=int(totals[0]), accepted_results=int(totals[1]),
-        headline=headline, by_rule=_by_rule(conn, scope), teachers=_teachers(conn),
-        sis_refusals=_frame(conn, _SIS_REFUSALS_SQL, {}),
+        headline=headline, by_rule=by_rule, teachers=_teachers(conn, scope),
+        sis_refusals=_frame(conn, _sis_refusals_sql(scope), scope.params()),
         drift=drift, drift_rows=drift_rows,
         district_level_counts={} if scope.district_level else {
             e: int(n) for e, n in conn.execute(_DISTRICT_LEVEL_SQL, {"district": district})
             .fetchall()},
-        rejection_rows=int(conn.sql("SELECT count(*) FROM report_rows").fetchall()[0][0]),
+        rejection_rows=int(by_rule["rows"].sum()),
     )
 
 

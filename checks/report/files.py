@@ -1,7 +1,8 @@
 """The report's CSVs, written by DuckDB (COPY) from the scope's temporary tables
 (`checks.report.data.prepare`), owner-readable only: they name teachers and students.
 
-- `rejections.csv`: every rejection row of the scope, with its kind and its record's category;
+- `rejections.csv`: every rejection row of the scope with its record's category, except the
+  scores that only follow from a refused line item (the line item's rows count them);
 - `summary.csv`: records per category, per rule and per teacher (one long table);
 - `sis_edits.csv`: what the SIS holds otherwise than Passback wrote it (passback.sync_drift);
 - `teachers/<teacher>.csv` and `teachers.csv` (on request): each teacher's list for a mail
@@ -19,38 +20,60 @@ from pathlib import Path
 import duckdb
 
 from checks.catalog import KIND_LABELS
-from checks.report.data import ACTION_ROWS_SQL, DRIFT_SQL, ReportData
+from checks.report.data import (
+    DRIFT_SQL,
+    KIND_SQL,
+    KINDS_TABLE,
+    ReportData,
+    Scope,
+    action_rows_sql,
+    rows_sql,
+)
 
-_ORDER = "CASE category " + " ".join(
-    f"WHEN '{name}' THEN {i}" for i, name in enumerate(("fix", "sis_refused", "not_ready",
-                                                         "notice", "follows"))) + " END"
 _LABELS = "CASE {column} " + " ".join(
     f"WHEN '{name}' THEN '{label}'" for name, label in KIND_LABELS.items()) + " END"
+# What a teacher reads first: their name, then what to fix, then the rest.
+_ORDER = ("teacher_name, CASE category WHEN 'fix' THEN 0 WHEN 'sis_refused' THEN 1 "
+          "WHEN 'not_ready' THEN 2 ELSE 3 END, class_title, title, entity, student_sourced_id, "
+          "rule")
 
-_REJECTIONS_SQL = f"""
-SELECT {_LABELS.format(column="category")} AS category, rule, severity, entity,
-       teacher_user_id, teacher_name, class_sourced_id, class_title, assignment_id, title,
-       student_sourced_id, message
-FROM report_rows
-ORDER BY teacher_name, {_ORDER}, class_title, title, entity, student_sourced_id, rule
+
+def _rejections_sql(scope: Scope) -> str:
+    # The scores that only wait on a refused line item are left out (one per score, they
+    # would be most of the file): the line item's rows say how many wait on it, and
+    # summary.csv counts them per rule and teacher.
+    return f"""
+SELECT {_LABELS.format(column="r.category")} AS category, r.rule, r.severity, r.entity,
+       r.teacher_user_id, r.teacher_name, r.class_sourced_id, r.class_title, r.assignment_id,
+       r.title, r.student_sourced_id, r.message, w.waiting AS scores_waiting
+FROM ({rows_sql(scope, "category <> 'follows'")}) r
+LEFT JOIN (SELECT assignment_id, count(*) AS waiting FROM report_records
+           WHERE category = 'follows' GROUP BY ALL) w
+  ON r.entity = 'line_item' AND w.assignment_id = r.assignment_id
+ORDER BY {_ORDER}
 """
 
-_SUMMARY_SQL = f"""
+
+def _summary_sql(scope: Scope) -> str:
+    return f"""
 SELECT 'category' AS dimension, category AS key,
        {_LABELS.format(column="category")} AS label, category,
        count(*) FILTER (WHERE entity = 'line_item') AS line_items,
        count(*) FILTER (WHERE entity = 'result') AS results
 FROM report_records GROUP BY ALL
 UNION ALL
-SELECT 'rule', rule, any_value(entity), any_value(kind),
-       count(*) FILTER (WHERE entity = 'line_item'), count(*) FILTER (WHERE entity = 'result')
-FROM report_rows GROUP BY rule
+SELECT 'rule', r.rule, any_value(r.entity), any_value({KIND_SQL}),
+       count(*) FILTER (WHERE r.entity = 'line_item'),
+       count(*) FILTER (WHERE r.entity = 'result')
+FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
+WHERE {scope.predicate("r")} GROUP BY r.rule
 UNION ALL
 SELECT 'teacher', teacher_user_id, any_value(teacher_name), category,
        count(*) FILTER (WHERE entity = 'line_item'), count(*) FILTER (WHERE entity = 'result')
 FROM report_records GROUP BY teacher_user_id, category
 ORDER BY dimension, key, category
 """
+
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 NO_TEACHER = "no_teacher"
@@ -66,7 +89,7 @@ def _key_sql(column: str) -> str:
             f"'_'), ''), '{NO_TEACHER}')")
 
 
-def _teacher_rows_sql(student_names: bool) -> str:
+def _teacher_rows_sql(scope: Scope, student_names: bool) -> str:
     # Every row that asks something of the teacher, with the scores that wait on each line
     # item; a score that only waits on its line item is counted there, not listed.
     name = ("nullif(trim(concat_ws(' ', s.given_name, s.family_name)), '') AS student_name, "
@@ -78,7 +101,7 @@ SELECT {_key_sql("a.teacher_user_id")} AS teacher_key,
        {_LABELS.format(column="a.category")} AS category, a.class_title, a.title,
        a.student_sourced_id, {name}a.rule, a.message,
        CASE WHEN a.entity = 'line_item' THEN a.waiting END AS scores_waiting
-FROM ({ACTION_ROWS_SQL}) a {join}
+FROM ({action_rows_sql(scope)}) a {join}
 ORDER BY teacher_key, a.category_order, a.class_title, a.title, a.entity,
          a.student_sourced_id, a.rule
 """
@@ -122,11 +145,15 @@ def copy_private(conn: duckdb.DuckDBPyConnection, sql: str, path: Path,
 def write_csvs(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path) -> dict[str, Path]:
     """rejections.csv, summary.csv and (for a grading period) sis_edits.csv into `folder`."""
     make_private_folder(folder)
-    params = {"district": data.district, "gp": data.scope.grading_period}
-    paths = {"summary_csv": copy_private(conn, _SUMMARY_SQL, folder / "summary.csv"),
-             "rejections_csv": copy_private(conn, _REJECTIONS_SQL, folder / "rejections.csv")}
-    if not data.scope.district_level:
-        paths["drift_csv"] = copy_private(conn, DRIFT_SQL, folder / "sis_edits.csv", params)
+    scope = data.scope
+    paths = {"summary_csv": copy_private(conn, _summary_sql(scope), folder / "summary.csv",
+                                         scope.params()),
+             "rejections_csv": copy_private(conn, _rejections_sql(scope),
+                                            folder / "rejections.csv", scope.params())}
+    if not scope.district_level:
+        paths["drift_csv"] = copy_private(conn, DRIFT_SQL, folder / "sis_edits.csv",
+                                          {"district": data.district,
+                                           "gp": scope.grading_period})
     return paths
 
 
@@ -139,7 +166,7 @@ def write_teacher_files(conn: duckdb.DuckDBPyConnection, data: ReportData, folde
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
     try:
-        teachers = _teacher_files(conn, data.district, staging, student_names)
+        teachers = _teacher_files(conn, data.scope, staging, student_names)
         index = copy_private(conn, _TEACHER_INDEX_SQL, staging / "teachers.csv",
                              {"district": data.district})
         final = folder / "teachers"
@@ -151,13 +178,13 @@ def write_teacher_files(conn: duckdb.DuckDBPyConnection, data: ReportData, folde
     return {"teachers_dir": final, "teachers_csv": folder / "teachers.csv"}
 
 
-def _teacher_files(conn: duckdb.DuckDBPyConnection, district: str, staging: Path,
+def _teacher_files(conn: duckdb.DuckDBPyConnection, scope: Scope, staging: Path,
                    student_names: bool) -> Path:
     # One COPY writes every teacher's file (parts/teacher_key=<key>/data_0.csv), renamed here.
-    sql = _teacher_rows_sql(student_names)
+    sql = _teacher_rows_sql(scope, student_names)
     conn.execute(f"COPY ({sql}) TO {_literal(staging / 'parts')} "
                  "(FORMAT csv, HEADER, PARTITION_BY (teacher_key))",
-                 {"district": district} if "$district" in sql else {})
+                 {k: v for k, v in scope.params().items() if f"${k}" in sql})
     teachers = staging / "teachers"
     teachers.mkdir(mode=0o700)
     parts = staging / "parts"

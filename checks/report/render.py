@@ -5,6 +5,7 @@ DuckDB's (`checks.report.files`)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -103,7 +104,9 @@ def chart_bars(by_rule: pd.DataFrame) -> tuple[list[Bar], int]:
     return bars, max(len(bars), 1) * (BAR_HEIGHT + BAR_GAP)
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """One environment per process: the template is compiled once."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),

@@ -100,6 +100,13 @@ def test_rows_without_a_grading_period_are_counted_once(district: District) -> N
         total, no_period = conn.sql(
             "SELECT count(*), count(*) FILTER (WHERE grading_period_sourced_id IS NULL) "
             "FROM passback.rejections").fetchall()[0]
+        # rejections.csv leaves out the scores that only follow from a refused line item
+        waiting_rows = conn.sql(
+            "SELECT count(*) FROM passback.rejections r WHERE grading_period_sourced_id IS NULL"
+            " AND EXISTS (SELECT 1 FROM passback.rejections f WHERE f.rule IN "
+            "('line_item_rejected', 'line_item_refused_by_sis') AND f.district = r.district "
+            "AND f.assignment_id = r.assignment_id "
+            "AND f.student_sourced_id IS NOT DISTINCT FROM r.student_sourced_id)").fetchall()[0][0]
         level_ids = {r[0] for r in conn.sql(
             "SELECT DISTINCT assignment_id FROM passback.rejections "
             "WHERE grading_period_sourced_id IS NULL").fetchall()}
@@ -112,7 +119,7 @@ def test_rows_without_a_grading_period_are_counted_once(district: District) -> N
         rows = _csv(district.written[period].paths["rejections_csv"])
         assert not level_ids & {r["assignment_id"] for r in rows}, period
     level_folder = district.reports / district.config.district / DISTRICT_LEVEL
-    assert len(_csv(level_folder / "rejections.csv")) == no_period
+    assert len(_csv(level_folder / "rejections.csv")) == no_period - waiting_rows > 0
     assert level.headline == categories_by_sql(district.db, district.config.district, None)
     html = _html(district, OPEN_WITH_WORK)
     assert f'href="../{DISTRICT_LEVEL}/quality_report.html"' in html

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from assets.transform.rules_run import compute_partition, write_partition
-from checks.report.data import load_report_data
 from checks.report.build import write_report
+from checks.report.data import load_report_data
 from pipeline.config import load_district_file
 from pipeline.graph import grading_period_key
 from pipeline.rule_settings import RunSettings

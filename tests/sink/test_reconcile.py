@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.report.data import load_report_data
 from checks.report.build import write_report
+from checks.report.data import load_report_data
 from checks.report.render import markdown_summary
 from passback.cli import main
 from pipeline.sink import run_sync
