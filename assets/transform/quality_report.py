@@ -49,7 +49,7 @@ def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue | int 
     return {
         "summary": dg.MetadataValue.md(markdown_summary(data, html)),
         "report_path": dg.MetadataValue.path(str(html)),
-        "report_url": dg.MetadataValue.url(html.as_uri()),
+        "report_url": dg.MetadataValue.url(html.resolve().as_uri()),
         "summary_csv": dg.MetadataValue.path(str(written.paths["summary_csv"])),
         "closed": data.scope.closed,
         "to_fix": data.count("fix"),

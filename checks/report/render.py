@@ -177,5 +177,5 @@ def markdown_summary(data: ReportData, html: Path) -> str:
         said = ", ".join(f"{count} {DECISIONS[name]}" for name, count in decisions.items())
         lines += ["", f"**Differs in the SIS:** {data.drift['sourced_id'].nunique()} records "
                   f"({said})."]
-    lines += ["", f"Report: [{html.name}]({html.as_uri()})"]
+    lines += ["", f"Report: [{html.name}]({html.resolve().as_uri()})"]
     return "\n".join(lines)
