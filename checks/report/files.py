@@ -20,11 +20,11 @@ from pathlib import Path
 import duckdb
 
 from checks.catalog import KIND_LABELS
-from checks.report.data import (
+from checks.report.data import ReportData
+from checks.report.queries import (
     DRIFT_SQL,
     KIND_SQL,
     KINDS_TABLE,
-    ReportData,
     Scope,
     action_rows_sql,
     rows_sql,
