@@ -46,16 +46,18 @@ def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue | int 
     """The headline as Markdown, the page's location and the counts; never a student."""
     data = written.data
     html = written.paths["html"]
+    # A closed period asks nothing of anyone: its counts are for the record (`rejects`).
+    count = (lambda _category: 0) if data.scope.closed else data.count
     return {
         "summary": dg.MetadataValue.md(markdown_summary(data, html)),
         "report_path": dg.MetadataValue.path(str(html)),
         "report_url": dg.MetadataValue.url(html.resolve().as_uri()),
         "summary_csv": dg.MetadataValue.path(str(written.paths["summary_csv"])),
         "closed": data.scope.closed,
-        "to_fix": data.count("fix"),
-        "refused_by_the_sis": data.count("sis_refused"),
-        "waiting_on_a_refused_line_item": data.count("follows"),
-        "not_ready": data.count("not_ready"),
+        "to_fix": count("fix"),
+        "refused_by_the_sis": count("sis_refused"),
+        "waiting_on_a_refused_line_item": count("follows"),
+        "not_ready": count("not_ready"),
         "rejection_rows": data.rejection_rows,
         "rejects": data.total_rejects,
         "district_level_problems": data.district_level,

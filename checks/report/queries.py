@@ -19,7 +19,7 @@ CATEGORIES = ("follows", "sis_refused", "fix", "not_ready", "notice")
 # Rows the page lists per teacher (the CSVs have them all): the budget is shared by the
 # teachers, within these bounds, so a large district's page stays a few megabytes.
 PAGE_ROW_BUDGET = 6000
-TEACHER_ROWS_MIN, TEACHER_ROWS_MAX = 5, 60
+TEACHER_ROWS_MIN, TEACHER_ROWS_MAX = 3, 60
 SECTION_ROWS = 200  # SIS refusals and SIS edits listed on the page
 DISTRICT_LEVEL = "_district"  # the folder of the district-level report (no key starts with _)
 
