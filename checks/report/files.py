@@ -133,12 +133,14 @@ def make_private_folder(folder: Path) -> None:
 
 def copy_private(conn: duckdb.DuckDBPyConnection, sql: str, path: Path,
                  params: dict[str, object] | None = None) -> Path:
-    """COPY a query's rows to a CSV with a header, then make it owner-only (DuckDB creates
-    files with the umask's mode; the folder is already owner-only, so no one else can open
-    it meanwhile)."""
+    """COPY a query's rows to a CSV with a header, owner-only, replacing `path` whole (a
+    reader never sees half a file). DuckDB creates files with the umask's mode; the folder is
+    owner-only, so no one else can open the file before its chmod."""
     needed = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
-    conn.execute(f"COPY ({sql}) TO {_literal(path)} (FORMAT csv, HEADER)", needed)
-    os.chmod(path, 0o600)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    conn.execute(f"COPY ({sql}) TO {_literal(staging)} (FORMAT csv, HEADER)", needed)
+    os.chmod(staging, 0o600)
+    staging.replace(path)
     return path
 
 
