@@ -7,10 +7,11 @@ student's score) one *category*: the kind of its weightiest row, in the order of
 A score whose line item is refused therefore counts once, as following from it, whatever else
 is wrong with it; the headline counts records by category.
 
-The records go into a temporary table once (`report_records`: no messages), every count and
-list is a query over it, and the CSVs join it back to passback.rejections as DuckDB writes
-them (`checks.report.files`), so nothing the size of the rejections table becomes Python
-objects and its messages are read once. The SQL is in `checks.report.queries`. Students
+The records go into a temporary table once (`report_records`, their names apart in
+`report_assignments`; no messages), every count and list is a query over them, and the CSVs
+join them back to passback.rejections as DuckDB writes them (`checks.report.files`), so
+nothing the size of the rejections table becomes Python objects and its messages are read
+once. The SQL is in `checks.report.queries`. Students
 appear by SIS sourcedId only; teachers by name, since a person has to act on the report.
 """
 
@@ -41,7 +42,7 @@ from checks.report.queries import (
     Scope,
     by_rule_sql,
     kinds_values,
-    records_sql,
+    prepare_sql,
     sis_refusals_sql,
     teacher_items_sql,
 )
@@ -192,8 +193,9 @@ def prepare(conn: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     """The catalog's kinds and the scope's records as temporary tables on `conn` (the CSVs
     read them too)."""
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {KINDS_TABLE} AS "
-                 f"SELECT * FROM (VALUES {kinds_values()}) AS t(rule, kind)")
-    conn.execute(records_sql(scope), scope.params())
+                 f"SELECT * FROM (VALUES {kinds_values()}) AS t(rule, kind, weight)")
+    for statement in prepare_sql(scope):
+        conn.execute(statement, {k: v for k, v in scope.params().items() if f"${k}" in statement})
 
 
 def load_report_data(conn: duckdb.DuckDBPyConnection, district: str,

@@ -1,6 +1,6 @@
 """The quality report's SQL, over passback.rejections and the temporary tables the report
-puts on its connection (`report_kinds`, `report_records`): one scope's records with their
-category, and every count and list the page and the CSVs need.
+puts on its connection (`report_kinds`, `report_assignments`, `report_records`): one scope's
+records with their category, and every count and list the page and the CSVs need.
 
 A row's *kind* is its rule's (`Rule.kind` in the catalog; a warning is a notice); a record's
 *category* is the weightiest kind among its rows, in the order of CATEGORIES.
@@ -53,71 +53,91 @@ class Scope:
 
 
 def kinds_values() -> str:
-    """The catalog's (rule id, kind) pairs as SQL VALUES: the classification is data."""
-    rows = [(rule.id, rule.kind) for rule in (*CATALOG, *SIS_RULES)]
-    return ", ".join(f"('{rule}', '{kind}')" for rule, kind in rows)
+    """The catalog's (rule id, kind, weight) as SQL VALUES: the classification is data."""
+    weights = {name: len(CATEGORIES) - i for i, name in enumerate(CATEGORIES)}
+    rows = [(rule.id, rule.kind, weights[rule.kind]) for rule in (*CATALOG, *SIS_RULES)]
+    return ", ".join(f"('{rule}', '{kind}', {weight})" for rule, kind, weight in rows)
 
 
 # A row's kind: its rule's, from the catalog (an unknown id, e.g. a retired rule: fix); a
-# warning is a notice whatever the rule.
+# warning is a notice whatever the rule. Its weight orders kinds as CATEGORIES does.
 KIND_SQL = "CASE WHEN r.severity = 'warn' THEN 'notice' ELSE coalesce(k.kind, 'fix') END"
-_WEIGHT_SQL = "CASE {column} " + " ".join(
-    f"WHEN '{name}' THEN {len(CATEGORIES) - i}" for i, name in enumerate(CATEGORIES)) + " END"
+_NOTICE, _FIX = len(CATEGORIES) - CATEGORIES.index("notice"), len(CATEGORIES) - 2
+WEIGHT_SQL = f"CASE WHEN r.severity = 'warn' THEN {_NOTICE} ELSE coalesce(k.weight, {_FIX}) END"
 _CATEGORY_SQL = "CASE {column} " + " ".join(
     f"WHEN {len(CATEGORIES) - i} THEN '{name}'" for i, name in enumerate(CATEGORIES)) + " END"
 KINDS_TABLE = "report_kinds"
 
 
-def records_sql(scope: Scope) -> str:
-    # One row per record (no messages: those stay in passback.rejections and are read once,
-    # by the CSVs). SIS-refusal rows carry no teacher or class title: their line item and the
-    # rosters supply them.
-    return f"""
-CREATE OR REPLACE TEMP TABLE report_records AS
-WITH grouped AS (
-    SELECT r.entity, r.assignment_id, coalesce(r.student_sourced_id, '') AS student_key,
-           any_value(r.student_sourced_id) AS student_sourced_id,
-           max({_WEIGHT_SQL.format(column=KIND_SQL)}) AS weight,
-           any_value(r.class_sourced_id) AS class_sourced_id,
+def prepare_sql(scope: Scope) -> list[str]:
+    """Statements that put the scope on the connection: `report_assignments` (names per
+    assignment), `report_records` (one row per record with its weight and category; no
+    messages: those stay in passback.rejections and are read once, by the CSVs) and the view
+    `report_named` (records with their names).
+
+    Grouping strings per record would cost three times grouping the weight alone, and a line
+    item's rows and its scores' rows share their names. SIS refusal rows carry no teacher or
+    class title: their line item and the rosters supply them."""
+    assignments = f"""
+CREATE OR REPLACE TEMP TABLE report_assignments AS
+WITH assignments AS (
+    SELECT r.assignment_id, any_value(r.class_sourced_id) AS class_sourced_id,
            any_value(r.class_title) AS class_title, any_value(r.teacher_user_id) AS teacher_user_id,
            any_value(r.teacher_name) AS teacher_name, any_value(r.title) AS title
-    FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
-    WHERE {scope.predicate("r")}
-    GROUP BY r.entity, r.assignment_id, coalesce(r.student_sourced_id, '')
+    FROM passback.rejections r WHERE {scope.predicate("r")}
+    GROUP BY r.assignment_id
 ),
 owners AS (
     SELECT DISTINCT ON (assignment_id) assignment_id, teacher_user_id, title
     FROM passback.line_items
     WHERE district = $district
-      AND assignment_id IN (SELECT assignment_id FROM grouped WHERE teacher_user_id IS NULL)
+      AND assignment_id IN (SELECT assignment_id FROM assignments WHERE teacher_user_id IS NULL)
 )
-SELECT g.entity, g.assignment_id, g.student_key, g.student_sourced_id, g.class_sourced_id,
-       {_CATEGORY_SQL.format(column="g.weight")} AS category,
-       coalesce(g.teacher_user_id, o.teacher_user_id) AS teacher_user_id,
-       coalesce(g.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
-                g.teacher_user_id, o.teacher_user_id, 'Teacher not on record') AS teacher_name,
-       coalesce(g.class_title, c.title, g.class_sourced_id, 'no class') AS class_title,
-       coalesce(g.title, o.title, g.assignment_id) AS title
-FROM grouped g
-LEFT JOIN owners o ON g.teacher_user_id IS NULL AND o.assignment_id = g.assignment_id
+SELECT a.assignment_id, a.class_sourced_id,
+       coalesce(a.teacher_user_id, o.teacher_user_id) AS teacher_user_id,
+       coalesce(a.teacher_name, nullif(trim(concat_ws(' ', u.given_name, u.family_name)), ''),
+                a.teacher_user_id, o.teacher_user_id, 'Teacher not on record') AS teacher_name,
+       coalesce(a.class_title, c.title, a.class_sourced_id, 'no class') AS class_title,
+       coalesce(a.title, o.title, a.assignment_id) AS title
+FROM assignments a
+LEFT JOIN owners o ON a.teacher_user_id IS NULL AND o.assignment_id = a.assignment_id
 LEFT JOIN otus.users u
-  ON u.district = $district AND u.user_id = coalesce(g.teacher_user_id, o.teacher_user_id)
-LEFT JOIN sis.classes c ON c.district = $district AND c.sourced_id = g.class_sourced_id
+  ON u.district = $district AND u.user_id = coalesce(a.teacher_user_id, o.teacher_user_id)
+LEFT JOIN sis.classes c ON c.district = $district AND c.sourced_id = a.class_sourced_id
 """
+    records = f"""
+CREATE OR REPLACE TEMP TABLE report_records AS
+SELECT entity, assignment_id, student_key, weight,
+       {_CATEGORY_SQL.format(column="weight")} AS category
+FROM (SELECT r.entity, r.assignment_id, coalesce(r.student_sourced_id, '') AS student_key,
+             max({WEIGHT_SQL}) AS weight
+      FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
+      WHERE {scope.predicate("r")}
+      GROUP BY ALL)
+"""
+    named = """
+CREATE OR REPLACE TEMP VIEW report_named AS
+SELECT c.entity, c.assignment_id, c.student_key, nullif(c.student_key, '') AS student_sourced_id,
+       c.weight, c.category, a.teacher_user_id, a.teacher_name, a.class_sourced_id,
+       a.class_title, a.title
+FROM report_records c JOIN report_assignments a ON a.assignment_id = c.assignment_id
+"""
+    return [assignments, records, named]
 
 
 def rows_sql(scope: Scope, where: str = "TRUE") -> str:
-    """The scope's rejection rows with their kind and their record's category, teacher and
-    titles (parameters: `scope.params()`); `where` filters over those columns."""
+    """The scope's rejection rows with their weight (`row_weight`), their record's category and
+    weight, teacher and titles (parameters: `scope.params()`); `where` filters over them."""
     return f"""
 SELECT * FROM (
-    SELECT c.category, {KIND_SQL} AS kind, r.rule, r.severity, r.entity, c.teacher_user_id,
-           c.teacher_name, r.class_sourced_id, c.class_title, r.assignment_id, c.title,
-           r.student_sourced_id, r.message
+    SELECT c.category, c.weight, {WEIGHT_SQL} AS row_weight, r.rule, r.severity, r.entity,
+           a.teacher_user_id, a.teacher_name, r.class_sourced_id, a.class_title,
+           r.assignment_id, a.title, r.student_sourced_id, r.message
     FROM passback.rejections r
     LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
     JOIN report_records c ON c.entity = r.entity AND c.assignment_id = r.assignment_id
                          AND c.student_key = coalesce(r.student_sourced_id, '')
+    JOIN report_assignments a ON a.assignment_id = r.assignment_id
     WHERE {scope.predicate("r")}
 ) WHERE {where}
 """
@@ -129,13 +149,15 @@ SELECT category, entity, count(*) AS records FROM report_records GROUP BY ALL
 
 
 def by_rule_sql(scope: Scope) -> str:
+    """Rows per rule (the catalog's kind joined after grouping: a few rows, not all)."""
     return f"""
-SELECT r.entity, r.rule, r.severity, any_value({KIND_SQL}) AS kind, count(*) AS rows,
-       count(*) FILTER (WHERE r.severity = 'reject') AS rejects,
-       count(*) FILTER (WHERE r.severity = 'warn') AS warnings
-FROM passback.rejections r LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
-WHERE {scope.predicate("r")}
-GROUP BY ALL ORDER BY rows DESC, r.rule
+SELECT r.entity, r.rule, r.severity, {KIND_SQL} AS kind, r.rows, r.rejects, r.warnings
+FROM (SELECT entity, rule, severity, count(*) AS rows,
+             count(*) FILTER (WHERE severity = 'reject') AS rejects,
+             count(*) FILTER (WHERE severity = 'warn') AS warnings
+      FROM passback.rejections WHERE {scope.predicate()} GROUP BY ALL) r
+LEFT JOIN {KINDS_TABLE} k ON k.rule = r.rule
+ORDER BY r.rows DESC, r.rule
 """
 
 
@@ -147,7 +169,7 @@ SELECT coalesce(teacher_user_id, '') AS teacher_key, teacher_user_id, teacher_na
        count(*) FILTER (WHERE category = 'follows') AS follows,
        count(*) FILTER (WHERE category = 'not_ready') AS not_ready,
        count(*) FILTER (WHERE category = 'notice') AS notices
-FROM report_records GROUP BY ALL
+FROM report_named GROUP BY ALL
 ORDER BY fix_line_items + fix_results + sis_refused DESC, teacher_name, teacher_user_id
 """
 
@@ -165,7 +187,7 @@ def action_rows_sql(scope: Scope) -> str:
 SELECT a.*, CASE WHEN a.entity = 'line_item' THEN coalesce(w.waiting, 0) END AS waiting,
        CASE a.category WHEN 'fix' THEN 1 WHEN 'sis_refused' THEN 2 WHEN 'not_ready' THEN 3
                        ELSE 4 END AS category_order
-FROM ({rows_sql(scope, "kind = category AND category <> 'follows'")}) a
+FROM ({rows_sql(scope, "row_weight = weight AND category <> 'follows'")}) a
 LEFT JOIN ({_WAITING_SQL}) w ON w.assignment_id = a.assignment_id
 """
 
@@ -189,7 +211,7 @@ SELECT * FROM (
     SELECT *, row_number() OVER (PARTITION BY teacher_key ORDER BY class_title, title) AS n
     FROM (SELECT coalesce(teacher_user_id, '') AS teacher_key, class_title, title,
                  count(*) AS scores
-          FROM report_records WHERE category = 'not_ready' GROUP BY ALL)
+          FROM report_named WHERE category = 'not_ready' GROUP BY ALL)
 ) WHERE n <= $cap ORDER BY teacher_key, n
 """
 
