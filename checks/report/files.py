@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -154,39 +155,46 @@ def write_csvs(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path) 
 
 def write_teacher_files(conn: duckdb.DuckDBPyConnection, data: ReportData, folder: Path, *,
                         student_names: bool = False) -> dict[str, Path]:
-    """`teachers/<teacher>.csv` (one per teacher with something to do or wait for) and the
-    index `teachers.csv`, replacing the previous run's; returns both locations."""
-    make_private_folder(folder)
-    staging = folder / f".teachers-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(mode=0o700)
+    """`teachers/<teacher>.csv` (one per teacher with something to do) and the index
+    `teachers.csv`, replacing the previous run's; returns both locations.
+
+    DuckDB writes every teacher's rows into one CSV, sorted by teacher, which is then cut into
+    the teachers' files, each rewritten in place: a large district has thousands of teachers,
+    and creating, renaming or deleting as many files (what COPY's PARTITION_BY and a staging
+    folder would do) costs seconds on a busy disk."""
+    teachers = folder / "teachers"
+    make_private_folder(teachers)
+    staging = folder / f".teachers.{os.getpid()}.csv"
+    sql = _teacher_rows_sql(data.scope, student_names)
     try:
-        teachers = _teacher_files(conn, data.scope, staging, student_names)
-        index = copy_private(conn, _TEACHER_INDEX_SQL, staging / "teachers.csv",
-                             {"district": data.district})
-        final = folder / "teachers"
-        shutil.rmtree(final, ignore_errors=True)
-        teachers.rename(final)
-        index.replace(folder / "teachers.csv")
+        conn.execute(f"COPY ({sql}) TO {_literal(staging)} (FORMAT csv, HEADER)",
+                     {k: v for k, v in data.scope.params().items() if f"${k}" in sql})
+        written = _split_by_teacher(staging, teachers)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {"teachers_dir": final, "teachers_csv": folder / "teachers.csv"}
+        staging.unlink(missing_ok=True)
+    for stale in teachers.glob("*.csv"):
+        if stale.name not in written:
+            stale.unlink()
+    copy_private(conn, _TEACHER_INDEX_SQL, folder / "teachers.csv", {"district": data.district})
+    return {"teachers_dir": teachers, "teachers_csv": folder / "teachers.csv"}
 
 
-def _teacher_files(conn: duckdb.DuckDBPyConnection, scope: Scope, staging: Path,
-                   student_names: bool) -> Path:
-    # One COPY writes every teacher's file (parts/teacher_key=<key>/data_0.csv), renamed here.
-    sql = _teacher_rows_sql(scope, student_names)
-    conn.execute(f"COPY ({sql}) TO {_literal(staging / 'parts')} "
-                 "(FORMAT csv, HEADER, PARTITION_BY (teacher_key))",
-                 {k: v for k, v in scope.params().items() if f"${k}" in sql})
-    teachers = staging / "teachers"
-    teachers.mkdir(mode=0o700)
-    parts = staging / "parts"
-    for part in parts.iterdir() if parts.exists() else ():
-        key = part.name.split("=", 1)[1]
-        for number, piece in enumerate(sorted(part.glob("*.csv"))):
-            target = teachers / (f"{key}.csv" if number == 0 else f"{key}-{number}.csv")
-            piece.rename(target)
-            os.chmod(target, 0o600)
-    return teachers
+def _split_by_teacher(rows_csv: Path, teachers: Path) -> set[str]:
+    """Cut a CSV sorted by its first column (the teacher's file key) into one owner-only file
+    per key, without that column; returns the file names written."""
+    written: set[str] = set()
+    with rows_csv.open(newline="", encoding="utf-8") as source:
+        reader = csv.reader(source)
+        header = next(reader, None)
+        if header is None:
+            return written
+        for key, rows in itertools.groupby(reader, key=lambda row: row[0]):
+            name = f"{key}.csv"
+            fd = os.open(teachers / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as target:
+                out = csv.writer(target, lineterminator="\n")
+                out.writerow(header[1:])
+                out.writerows(row[1:] for row in rows)
+            os.chmod(teachers / name, 0o600)  # a file from an older run keeps its mode
+            written.add(name)
+    return written
