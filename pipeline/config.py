@@ -17,15 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.profiles import OTUS_ASSESSMENT_TYPES, PROFILES, ProfileName
 
@@ -285,11 +277,11 @@ class ReportSettings(_Strict):
 
     # One CSV per teacher (teachers/<teacher>.csv plus teachers.csv) for a mail merge, on every
     # run; `passback report --per-teacher` writes them on demand.
-    per_teacher: StrictBool = False
+    per_teacher: bool = Field(default=False, strict=True)
     # Student names (SIS given and family name) in the per-teacher files only, never in the
     # page, the other CSVs, Dagster metadata or logs. Off by default: students appear by
     # SIS sourcedId.
-    student_names: StrictBool = False
+    student_names: bool = Field(default=False, strict=True)
 
 
 class OtusSource(_Strict):
