@@ -197,3 +197,18 @@ def test_passback_report_writes_the_teachers_files_on_request(
     assert "Teachers must fix" in said and "is closed: Passback sends nothing" in said
     assert not [n for n in _student_names(district.db) if n in said]
     assert main(["report", "--district", "nope"]) == 2
+
+
+def test_the_district_setting_writes_the_teachers_files_without_being_asked(
+        district: District, tmp_path: Path) -> None:
+    from checks.report.build import write_quality_report
+    from tests.report.helpers import AS_OF
+
+    config = district.config
+    on = config.model_copy(update={"report": config.report.model_copy(
+        update={"per_teacher": True})})
+    with duckdb.connect(str(district.db), read_only=True) as conn:
+        off = write_quality_report(conn, config, OPEN_WITH_WORK, tmp_path / "off", today=AS_OF)
+        written = write_quality_report(conn, on, OPEN_WITH_WORK, tmp_path / "on", today=AS_OF)
+    assert "teachers_dir" not in off.paths and not (tmp_path / "off" / "teachers").exists()
+    assert len(list(written.paths["teachers_dir"].glob("*.csv"))) == len(written.data.teachers)
