@@ -10,6 +10,7 @@ True where the record passes. Run-wide facts (profile, as-of date, effective dat
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,16 @@ from pipeline.profiles import PROFILES
 
 Entity = Literal["line_item", "result"]
 Severity = Literal["reject", "warn"]
+# What a refusal asks of people, for the quality report's headline (checks/report): `fix`, a
+# teacher (or the district) must change something; `follows`, it goes away when another
+# refusal is fixed (a score of a refused line item); `not_ready`, nothing is wrong yet (work
+# not graded, its due date not passed); `sis_refused`, the SIS said no to what we sent.
+Kind = Literal["fix", "follows", "not_ready", "sis_refused"]
+# How the report and docs/rules.md name each kind; a warning (effect `warn`) is a `notice`.
+KIND_LABELS: dict[str, str] = {
+    "fix": "to fix", "follows": "follows from another refusal", "not_ready": "not ready yet",
+    "sis_refused": "refused by the SIS", "notice": "sent, with a note",
+}
 ALL_PROFILES: tuple[str, ...] = tuple(PROFILES)
 # Seeds are cited by their number; the files live in ../shared/seeds/.
 SEED_FILES: dict[str, str] = {
@@ -43,9 +54,12 @@ class Rule:
     entity: Entity
     summary: str
     effects: dict[str, Severity]
-    message: str  # teacher-facing template: `{column}` placeholders from the candidate frame
+    # Teacher-facing template: `{column}` placeholders from the candidate frame; a part in
+    # `[...]` is left out where any of its placeholders is missing (see render_messages).
+    message: str
     passes: PassFn
     sources: tuple[str, ...] = ()
+    kind: Kind = "fix"
     notes: str = ""
     # Where the SISes differ, a profile can have its own wording of the message.
     profile_messages: dict[str, str] = field(default_factory=dict)
@@ -70,6 +84,7 @@ class Rule:
                 "message": self.message,
                 "profile_messages": dict(self.profile_messages),
                 "sources": list(self.sources),
+                "kind": self.kind,
             },
         )
         object.__setattr__(self, "check", check)
@@ -109,21 +124,41 @@ def truthy(series: pd.Series) -> pd.Series:
     return _as_bool(series, default=False)
 
 
+# A missing value in a part of a message that cannot be left out (rare: templates bracket
+# the parts whose values can be missing, and a test renders every template with all missing).
+MISSING = "unknown"
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+def template_parts(template: str) -> list[tuple[str, bool]]:
+    """The template split into (text, optional) parts: `[...]` parts are optional."""
+    parts, at = [], 0
+    for match in _OPTIONAL.finditer(template):
+        parts += [(template[at:match.start()], False), (match.group(1), True)]
+        at = match.end()
+    return [(text, optional) for text, optional in [*parts, (template[at:], False)] if text]
+
+
 def render_messages(template: str, rows: pd.DataFrame) -> pd.Series:
     """The template filled in for each row, vectorised (string concatenation per column, not
-    a Python call per row: a bad week can reject hundreds of thousands of scores)."""
+    a Python call per row: a bad week can reject hundreds of thousands of scores).
+
+    An optional `[...]` part disappears where any value in it is missing, so a sentence reads
+    well without it ("has no points possible[ (it shows {points_possible})]")."""
     out = pd.Series([""] * len(rows), index=rows.index, dtype="string[pyarrow]")
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
-        if literal:
-            out = out + literal
-        if name:
-            value = rows[name]
-            if pd.api.types.is_float_dtype(value):
-                # 10.0 reads as "10" to a teacher; keep decimals only where they exist
-                text = value.map(_number, na_action="ignore")
-            else:
-                text = value.astype("string[pyarrow]")
-            out = out + text.astype("string[pyarrow]").fillna("(none)")
+    for text, optional in template_parts(template):
+        part = pd.Series([""] * len(rows), index=rows.index, dtype="string[pyarrow]")
+        for literal, name, _spec, _conv in string.Formatter().parse(text):
+            if literal:
+                part = part + literal
+            if name:
+                value = rows[name]
+                if pd.api.types.is_float_dtype(value):
+                    # 10.0 reads as "10" to a teacher; keep decimals only where they exist
+                    value = value.map(_number, na_action="ignore")
+                value = value.astype("string[pyarrow]")
+                part = part + (value if optional else value.fillna(MISSING))
+        out = out + part.fillna("")
     return out
 
 
@@ -140,6 +175,7 @@ class SisRule:
     entities: tuple[Entity, ...]
     summary: str
     message: str  # teacher-facing template, rendered in SQL from the sync ledger
+    kind: Kind
     severity: Severity = "reject"
     source: str = "the SIS's answer to our write (its imsx_description)"
     notes: str = ""

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from checks.catalog import ALL_PROFILES, SEED_FILES, Rule
+from checks.catalog import ALL_PROFILES, KIND_LABELS, SEED_FILES, Rule
 from checks.evaluate import CATALOG
 from checks.sis_rules import SIS_RULES
 from checks.transforms import TRANSFORMS
@@ -32,8 +32,17 @@ Every row of `passback.rejections` carries the grading period of its line item. 
 whose due date falls in **no grading period** (`no_grading_period`) belongs to no partition:
 its rows (and its scores' `line_item_rejected` rows) have `grading_period_sourced_id` NULL.
 Every partition run of the district recomputes and replaces them in the same transaction, so
-they reflect the district's latest run; each grading period's quality report lists them in a
-section of their own.
+they reflect the district's latest run. They are reported once, in the district-level quality
+report (`<reports>/<district>/_district/`), which each grading period's report links to and
+does not count.
+
+## In the report
+The quality report's headline sorts refusals by what they ask of people ("in the report"
+above): **to fix** (a teacher or the district must change something), **follows from another
+refusal** (a score of a refused line item: it passes once the line item is fixed), **not ready
+yet** (work not graded, its due date not passed) and **refused by the SIS**; a warning is
+**sent, with a note**. A message part in `[...]` in the templates above is left out when its
+value is missing.
 """
 
 
@@ -52,13 +61,13 @@ def _cell(text: str) -> str:
 
 
 def _rule_table(entity: str) -> list[str]:
-    lines = ["| id | effect | rule | teacher message | source |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| id | effect | in the report | rule | teacher message | source |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for rule in (r for r in CATALOG if r.entity == entity):
         message = _cell(rule.message) + "".join(
             f"<br>{profile}: {_cell(text)}" for profile, text in rule.profile_messages.items())
-        lines.append(f"| `{rule.id}` | {_effects(rule)} | {_cell(rule.summary)} | "
-                     f"{message} | {_sources(rule.sources)} |")
+        lines.append(f"| `{rule.id}` | {_effects(rule)} | {KIND_LABELS[rule.kind]} | "
+                     f"{_cell(rule.summary)} | {message} | {_sources(rule.sources)} |")
     return lines
 
 
@@ -66,10 +75,11 @@ def _sis_table() -> list[str]:
     lines = ["Only the SIS knows these: the sink records its answers in the sync ledger and "
              "derives these rows from it on every sync and rules run, so they stay while the "
              "SIS refuses the record.", "",
-             "| id | effect | applies to | rule | teacher message | source |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| id | effect | in the report | applies to | rule | teacher message | source |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for rule in SIS_RULES:
-        lines.append(f"| `{rule.id}` | all: {rule.severity} | {', '.join(rule.entities)} | "
+        lines.append(f"| `{rule.id}` | all: {rule.severity} | {KIND_LABELS[rule.kind]} | "
+                     f"{', '.join(rule.entities)} | "
                      f"{_cell(rule.summary)} | {_cell(rule.message)} | {_cell(rule.source)} |")
     return lines
 

@@ -95,7 +95,7 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
     Rule(
         id="removed_from_otus", entity="line_item", effects=everywhere(),
         summary="the assessment or the class assignment has `deleted_at`",
-        message="'{title}' was removed from Otus for class {class_title}, so it is not passed "
+        message="'{title}' was removed from Otus[ for class {class_title}], so it is not passed "
                 "back. If it should count, restore the assessment or its assignment in Otus.",
         passes=_not_removed, sources=("000",),
     ),
@@ -109,7 +109,7 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
     Rule(
         id="no_points_possible", entity="line_item", effects=everywhere(),
         summary="a points assessment without a positive `points_possible`",
-        message="'{title}' has no points possible (it shows {points_possible}). Set the total "
+        message="'{title}' has no points possible[ (it shows {points_possible})]. Set the total "
                 "points of the assessment in Otus to a positive number.",
         passes=_has_points_possible, sources=("001",),
     ),
@@ -167,14 +167,14 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
     Rule(
         id="assigner_not_in_sis", entity="line_item", effects=everywhere(),
         summary="the user who assigned it has no `sis_sourced_id` (an Otus-only administrator)",
-        message="'{title}' was assigned to class {class_title} by {teacher_name}, who is not "
-                "in the SIS. Assign it to the class yourself (the class's teacher) in Otus.",
+        message="'{title}' was assigned[ to class {class_title}] by [{teacher_name}, ]a user who "
+                "is not in the SIS. Assign it to the class yourself (the class's teacher) in Otus.",
         passes=_assigner_in_sis, sources=("000", "001"),
     ),
     Rule(
         id="teacher_not_in_group", entity="line_item", effects=everywhere(),
         summary="the user who assigned it is not in the passback teacher group",
-        message="'{title}' was assigned by {teacher_name}, who is not in the Gradebook "
+        message="'{title}' was assigned by [{teacher_name}, ]a teacher who is not in the Gradebook "
                 "Passback Teacher Group in Otus. Ask your district administrator to add you.",
         passes=_assigner_in_group, sources=("000", "001"),
     ),
@@ -191,19 +191,19 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
         summary="Infinite Campus, OneRoster: assigned (local date of `assigned_at`) before the "
                 "effective date. Skyward: neither assigned nor changed (`updated_at`) on or "
                 "after it",
-        message="'{title}' was assigned on {assigned_date}, before passback started on "
+        message="'{title}' was assigned[ on {assigned_date}], before passback started on "
                 "{effective_date}. Assign it again in Otus to pass it back.",
         profile_messages={
-            "skyward": "'{title}' was assigned on {assigned_date} and last changed on "
-                       "{updated_date}, both before passback started on {effective_date}. "
+            "skyward": "'{title}' was assigned[ on {assigned_date}] and last changed[ on "
+                       "{updated_date}], both before passback started on {effective_date}. "
                        "Edit it or assign it again in Otus to pass it back."},
         passes=_on_or_after_effective_date, sources=("000", "001"),
     ),
     Rule(
         id="no_grading_period", entity="line_item", effects=everywhere(),
         summary="the due date falls in no grading period",
-        message="'{title}' is due on {due_date}, which is in no grading period of class "
-                "{class_title}. Change the due date in Otus to a day inside a grading period.",
+        message="'{title}' is due on {due_date}, which is in no grading period[ of class "
+                "{class_title}]. Change the due date in Otus to a day inside a grading period.",
         passes=_has_grading_period, sources=("001",),
     ),
     Rule(
@@ -220,8 +220,8 @@ LINE_ITEM_RULES: tuple[Rule, ...] = (
     Rule(
         id="outside_term", entity="line_item", effects={"infinite_campus": "reject"},
         summary="the due date is outside the class's term dates",
-        message="'{title}' is due on {due_date}, outside the term dates of class {class_title} "
-                "({term_start} to {term_end}). Change the due date in Otus.",
+        message="'{title}' is due on {due_date}, outside the term dates[ of class {class_title}]"
+                "[ ({term_start} to {term_end})]. Change the due date in Otus.",
         passes=_due_within_term, sources=("003",),
     ),
 )

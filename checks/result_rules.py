@@ -41,7 +41,7 @@ RESULT_RULES: tuple[Rule, ...] = (
         summary="its line item was refused (one row, whatever the line item's reasons)",
         message="The score of student {student_sourced_id} on '{title}' is not passed back "
                 "because the assessment itself is not: see the assessment's own messages.",
-        passes=_line_item_accepted,
+        passes=_line_item_accepted, kind="follows",
     ),
     Rule(
         id="excluded_score", entity="result", effects=everywhere(),
@@ -58,7 +58,7 @@ RESULT_RULES: tuple[Rule, ...] = (
         id="student_not_enrolled", entity="result", effects=everywhere(),
         summary="the student is not actively enrolled in the class in the SIS",
         message="Student {student_sourced_id} has a score on '{title}' but is not actively "
-                "enrolled in class {class_title} in the SIS. Check the student's class in Otus "
+                "enrolled[ in class {class_title}] in the SIS. Check the student's class in Otus "
                 "or ask your registrar.",
         passes=_enrolled, sources=("003",),
     ),
@@ -67,13 +67,13 @@ RESULT_RULES: tuple[Rule, ...] = (
         summary="the status is not `graded`, and the missing-is-zero transform does not apply",
         message="The work of student {student_sourced_id} on '{title}' is {status_label} in "
                 "Otus, not graded. Grade it in Otus to pass the score back.",
-        passes=_graded_or_zero, sources=("001",),
+        passes=_graded_or_zero, sources=("001",), kind="not_ready",
     ),
     Rule(
         id="invalid_score", entity="result", effects=everywhere(),
         summary="a graded score that is negative or not a number",
         message="The score of student {student_sourced_id} on '{title}' is graded but its "
-                "points ({points_earned}) are missing or negative. Enter a score of 0 or more "
+                "points[ ({points_earned})] are missing or negative. Enter a score of 0 or more "
                 "in Otus.",
         passes=_valid_score,
     ),

@@ -16,14 +16,14 @@ SIS_RULES: tuple[SisRule, ...] = (
     SisRule(
         id=SIS_REJECTED, entities=("line_item", "result"),
         summary="the SIS refused the line item or result we sent (a 4xx answer)",
-        message=SIS_REJECTED_MESSAGE,
+        message=SIS_REJECTED_MESSAGE, kind="sis_refused",
         notes="Not sent again until its payload changes; the row stays while the ledger says "
               "the SIS refuses it.",
     ),
     SisRule(
         id=LINE_ITEM_REFUSED_BY_SIS, entities=("result",),
         summary="the SIS refused the score's line item, so the score is not sent (blocked)",
-        message=LINE_ITEM_REFUSED_MESSAGE,
+        message=LINE_ITEM_REFUSED_MESSAGE, kind="follows",
         notes="One row per score of a refused line item, for as long as the SIS refuses it; "
               "the line item's own row is `sis_rejected`.",
     ),

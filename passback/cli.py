@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from passback import commands, history
+from passback import commands, history, report
 
 ENTRY_POINT_GROUP = "passback.commands"
 TOOLING_EXTRA = "tooling"
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register(subparsers)
     history.register(subparsers)
+    report.register(subparsers)  # `passback report` (passback/report.py)
     for entry in _tooling_commands():
         try:
             register = entry.load()

@@ -272,6 +272,18 @@ class ScheduleSettings(_Strict):
         return value
 
 
+class ReportSettings(_Strict):
+    """What the quality report writes besides its page and CSVs (checks/report)."""
+
+    # One CSV per teacher (teachers/<teacher>.csv plus teachers.csv) for a mail merge, on every
+    # run; `passback report --per-teacher` writes them on demand.
+    per_teacher: bool = Field(default=False, strict=True)
+    # Student names (SIS given and family name) in the per-teacher files only, never in the
+    # page, the other CSVs, Dagster metadata or logs. Off by default: students appear by
+    # SIS sourcedId.
+    student_names: bool = Field(default=False, strict=True)
+
+
 class OtusSource(_Strict):
     """Where the Otus gradebook export is (a folder path, relative to this file, or a URL)."""
 
@@ -289,6 +301,7 @@ class DistrictConfig(_Strict):
     categories: dict[str, str | None]
     otus: OtusSource
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     source_file: Path | None = Field(default=None, exclude=True)
 
     @field_validator("district")

@@ -1,10 +1,11 @@
-"""Render the quality report: an HTML page (Jinja2, autoescaped, inline SVG chart) and CSVs,
-written owner-readable only (they name teachers and student sourcedIds)."""
+"""Render the quality report: the headline in plain sentences, an HTML page (Jinja2,
+autoescaped, inline SVG chart, one collapsible section per teacher) and the Markdown the
+Dagster UI shows. Everything here reads the small frames of `ReportData`; the CSVs are
+DuckDB's (`checks.report.files`)."""
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -13,14 +14,19 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from checks.catalog import KIND_LABELS
 from checks.report.data import ReportData
+from checks.report.files import make_private_folder, teacher_file_key
 
 TEMPLATES = Path(__file__).parent / "templates"
 # What the sink did about a record the SIS holds otherwise than Passback wrote it.
 DECISIONS = {"overwrite": "edited in the SIS and overwritten",
              "kept": "kept as the SIS holds them",
              "restore": "written again (the SIS had lost the last write)"}
+COLOURS = {"fix": "#b22222", "follows": "#8c8c8c", "not_ready": "#4a7ab5",
+           "sis_refused": "#6a3d9a", "notice": "#d08a00"}
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 18, 6, 190, 640
+NOUNS = {"line_item": ("assessment", "assessments"), "result": ("score", "scores")}
 
 
 @dataclass(frozen=True)
@@ -31,73 +37,109 @@ class Bar:
     value: int
     y: int
     width: float
-    severity: str
+    kind: str
+
+
+def number(count: int, singular: str, plural: str | None = None) -> str:
+    """'1 score', '2,244 scores'."""
+    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _both(data: ReportData, category: str) -> str:
+    parts = [number(data.count(category, e), *NOUNS[e]) for e in ("line_item", "result")
+             if data.count(category, e)]
+    return " and ".join(parts)
+
+
+def headline(data: ReportData) -> list[str]:
+    """The report's first sentences: what teachers must fix, kept apart from what follows from
+    it and what is simply not ready; a closed period says it is closed and asks nothing."""
+    scope = data.scope
+    if scope.closed:
+        held = " and ".join(number(n, *NOUNS[e]) for e in ("line_item", "result")
+                            if (n := sum(v for (_c, e2), v in data.headline.items()
+                                         if e2 == e)))
+        return [f"{scope.title} is closed: Passback sends nothing to the SIS for it, and "
+                "nothing in this report is for teachers to do.",
+                f"For the record, {held or 'nothing'} in it did not pass the rules."]
+    lines = []
+    if scope.district_level:
+        lines.append("These assessments are due in no grading period, so no grading period's "
+                     "report counts them: they are counted here only.")
+    fix = _both(data, "fix")
+    lines.append(f"Teachers must fix {fix}." if fix else "Teachers have nothing to fix.")
+    if data.count("sis_refused"):
+        lines.append(f"The SIS refused {_both(data, 'sis_refused')} that Passback sent; its "
+                     "reasons are below.")
+    if data.count("follows"):
+        waiting = number(data.count("follows"), "score")
+        lines.append(f"{waiting} wait on an assessment that is refused; they pass back once "
+                     "it is fixed.")
+    if data.count("not_ready"):
+        lines.append(f"{number(data.count('not_ready'), 'score')} "
+                     f"{'is' if data.count('not_ready') == 1 else 'are'} not ready yet "
+                     "(not graded, or the due date has not passed): nothing to do for now.")
+    if data.count("notice"):
+        lines.append(f"{_both(data, 'notice')} went to the SIS with a note.")
+    if not scope.district_level:
+        lines.append(f"Passed back: {number(data.accepted_line_items, *NOUNS['line_item'])} "
+                     f"and {number(data.accepted_results, *NOUNS['result'])}.")
+        if data.district_level:
+            counts = data.district_level_counts
+            both = " and ".join(number(counts[e], *NOUNS[e]) for e in ("line_item", "result")
+                                if counts.get(e))
+            lines.append(f"Refused {both} due in no grading period: the district-level "
+                         "report lists them, and counts them there only.")
+    return lines
 
 
 def chart_bars(by_rule: pd.DataFrame) -> tuple[list[Bar], int]:
-    """Bars for rejections per rule (largest first) and the chart's height."""
-    values = [(str(r.rule), int(r.rejects + r.warnings), str(r.severity))
-              for r in by_rule.itertuples()]
+    """Bars for rows per rule (largest first), coloured by kind, and the chart's height."""
+    values = [(str(r.rule), int(r.rows), str(r.kind)) for r in by_rule.itertuples()]
     values.sort(key=lambda v: -v[1])
     top = max((v for _, v, _ in values), default=0) or 1
     room = CHART_WIDTH - LABEL_WIDTH - 60
-    bars = [Bar(label, value, i * (BAR_HEIGHT + BAR_GAP), room * value / top, severity)
-            for i, (label, value, severity) in enumerate(values)]
+    bars = [Bar(label, value, i * (BAR_HEIGHT + BAR_GAP), room * value / top, kind)
+            for i, (label, value, kind) in enumerate(values)]
     return bars, max(len(bars), 1) * (BAR_HEIGHT + BAR_GAP)
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    """One environment per process: the template is compiled once."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["change"] = _fmt_change
+    env.filters["n"] = lambda value: f"{int(value):,}"
+    env.filters["text"] = lambda value: "" if _missing(value) else str(value)
+    env.filters["file_key"] = teacher_file_key
+    return env
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def _fmt_change(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "new"
-    number = int(value)  # type: ignore[call-overload]
-    return f"{number:+d}" if number else "0"
+    if _missing(value):
+        return "first run"
+    number_ = int(value)  # type: ignore[call-overload]
+    return f"{number_:+d}" if number_ else "0"
 
 
-def render_html(data: ReportData) -> str:
+def render_html(data: ReportData, *, teacher_files: bool = False,
+                district_level_link: str | None = None) -> str:
     """The report page."""
     bars, height = chart_bars(data.by_rule)
-    env = _environment()
-    env.filters["change"] = _fmt_change
-    return env.get_template("quality_report.html.j2").render(
-        data=data, decisions=DECISIONS, bars=bars, chart_height=height, chart_width=CHART_WIDTH,
-        label_width=LABEL_WIDTH, bar_height=BAR_HEIGHT,
+    return _environment().get_template("quality_report.html.j2").render(
+        data=data, headline=headline(data), decisions=DECISIONS, bars=bars, colours=COLOURS,
+        kinds=KIND_LABELS, chart_height=height, chart_width=CHART_WIDTH,
+        label_width=LABEL_WIDTH, bar_height=BAR_HEIGHT, teacher_files=teacher_files,
+        district_level_link=district_level_link,
     )
-
-
-def summary_csv(data: ReportData) -> str:
-    """Counts per rule, per teacher and per class, one long table."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["dimension", "key", "label", "severity", "rejects", "warnings",
-                     "records", "previous", "change"])
-    for r in data.by_rule.itertuples():
-        writer.writerow(["rule", r.rule, r.entity, r.severity, r.rejects, r.warnings,
-                         r.records, _blank(r.previous), _blank(r.change)])
-    for dimension, frame, key, label in (
-        ("teacher", data.by_teacher, "teacher_user_id", "teacher_name"),
-        ("class", data.by_class, "class_sourced_id", "class_title"),
-    ):
-        for row in frame.to_dict("records"):
-            writer.writerow([dimension, row[key], row[label], "", row["rejects"],
-                             row["warnings"], row["records"], "", ""])
-    return out.getvalue()
-
-
-def rejections_csv(data: ReportData) -> str:
-    """Every rejection row with its teacher-facing message (student sourcedIds only)."""
-    return data.rejections.to_csv(index=False)
-
-
-def _blank(value: object) -> object:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def write_private(path: Path, text: str) -> None:
@@ -108,35 +150,32 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
 
 
-def write_report(data: ReportData, folder: Path) -> dict[str, Path]:
-    """Write the HTML page and the CSVs into `folder`; returns their paths."""
-    # Every folder it creates is owner-only, not just the last (mkdir's mode skips parents).
-    for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
-        missing.mkdir(mode=0o700, exist_ok=True)
-    files = {
-        "html": (folder / "quality_report.html", render_html(data)),
-        "summary_csv": (folder / "summary.csv", summary_csv(data)),
-        "rejections_csv": (folder / "rejections.csv", rejections_csv(data)),
-        "drift_csv": (folder / "sis_edits.csv", data.drift.to_csv(index=False)),
-    }
-    for path, text in files.values():
-        write_private(path, text)
-    return {name: path for name, (path, _) in files.items()}
+def write_html(data: ReportData, folder: Path, **options: object) -> Path:
+    """Write the page into `folder` (replaced whole: a reader never sees half a page)."""
+    make_private_folder(folder)
+    path = folder / "quality_report.html"
+    staging = folder / f".quality_report.html.{os.getpid()}"
+    write_private(staging, render_html(data, **options))  # type: ignore[arg-type]
+    staging.replace(path)
+    return path
 
 
 def markdown_summary(data: ReportData, html: Path) -> str:
-    """A short Markdown summary for the asset's metadata in the Dagster UI."""
-    lines = [f"**{data.district} · {data.grading_period_title}**: "
-             f"{data.accepted_line_items} line items and {data.accepted_results} results "
-             f"accepted; {data.total_rejects} rejection rows "
-             f"({data.district_level} district-level, no grading period).", "",
-             "| rule | rejects | warnings | change |", "| --- | --- | --- | --- |"]
-    for r in data.by_rule.head(10).itertuples():
-        lines.append(f"| `{r.rule}` | {r.rejects} | {r.warnings} | {_fmt_change(r.change)} |")
-    if not data.drift.empty:
+    """The headline as Markdown for the asset's metadata in the Dagster UI, with counts per
+    rule and a link to the page. Counts only: no student, no teacher is named."""
+    scope = data.scope
+    state = " (closed)" if scope.closed else ""
+    lines = [f"**{data.district} · {scope.title}{state}**", "",
+             *[f"- {sentence}" for sentence in headline(data)], "",
+             "| rule | in the report | rows | since the previous run |",
+             "| --- | --- | ---: | ---: |"]
+    for r in data.by_rule.head(12).itertuples():
+        lines.append(f"| `{r.rule}` | {KIND_LABELS.get(str(r.kind), r.kind)} | {r.rows:,} | "
+                     f"{_fmt_change(r.change)} |")
+    if data.drift_rows:
         decisions = data.drift.drop_duplicates("sourced_id")["decision"].value_counts()
         said = ", ".join(f"{count} {DECISIONS[name]}" for name, count in decisions.items())
         lines += ["", f"**Differs in the SIS:** {data.drift['sourced_id'].nunique()} records "
                   f"({said})."]
-    lines += ["", f"Report: `{html}`"]
+    lines += ["", f"Report: [{html.name}]({html.resolve().as_uri()})"]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ SIS refuses the line item, and the quality report, which runs after the rules, l
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -34,16 +35,28 @@ LINE_ITEM_REFUSED_MESSAGE = (
 
 def message_sql(template: str, columns: dict[str, str] | None = None) -> str:
     """A SQL expression that fills a `{name}` template from SQL expressions (by default the
-    column of that name), a missing value reading "(none)" as in the catalog's messages
-    (`checks.catalog.render_messages`)."""
+    column of that name), as the catalog's messages are (`checks.catalog.render_messages`): a
+    `[...]` part is left out where a value in it is missing, any other missing value reads
+    "unknown"."""
     parts = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
-        if literal:
-            parts.append("'" + literal.replace("'", "''") + "'")
-        if name:
-            column = name if columns is None else columns[name]
-            parts.append(f"coalesce(CAST({column} AS VARCHAR), '(none)')")
+    for text, optional in _parts(template):
+        pieces = []
+        for literal, name, _spec, _conv in string.Formatter().parse(text):
+            if literal:
+                pieces.append("'" + literal.replace("'", "''") + "'")
+            if name:
+                column = name if columns is None else columns[name]
+                value = f"CAST({column} AS VARCHAR)"
+                pieces.append(value if optional else f"coalesce({value}, 'unknown')")
+        joined = " || ".join(pieces) or "''"
+        parts.append(f"coalesce({joined}, '')" if optional else joined)
     return " || ".join(parts) or "''"
+
+
+def _parts(template: str) -> list[tuple[str, bool]]:
+    """(text, optional) parts of a template; `[...]` marks an optional part."""
+    chunks = re.split(r"\[([^\[\]]*)\]", template)  # odd positions: inside brackets
+    return [(text, i % 2 == 1) for i, text in enumerate(chunks) if text]
 
 
 _REASON = "coalesce(l.last_error, 'refused by the SIS')"

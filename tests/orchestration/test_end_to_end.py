@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import pytest
@@ -66,6 +68,9 @@ def test_one_partition_materialized_with_dagster_materialize(
     latest = instance.get_latest_materialization_event(dg.AssetKey(["passback", "sis_sync"]))
     assert latest is None or latest.run_id != dry_run_id
     assert extract.periods[0].value("passback/sis_sync", "dry_run") is True
+    # The report follows the sink, and a dry run's sink yields no output: it still runs.
+    report = extract.periods[0].value("passback/quality_report", "report_path")
+    assert report and Path(report).is_file()
     period = extract.periods[0].grading_period
 
     graph_assets = [defs.resolve_assets_def(key) for key in (

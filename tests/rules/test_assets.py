@@ -58,7 +58,13 @@ def test_partition_materializes_tables_checks_and_report(demo_world: World, db: 
             if m.asset_key == dg.AssetKey(["passback", "quality_report"])]
     metadata = mats[0].materialization.metadata
     assert metadata["report_path"].value == str(report)
-    assert "excluded_score" in metadata["summary"].value
+    assert isinstance(metadata["report_path"], dg.PathMetadataValue)
+    assert isinstance(metadata["report_url"], dg.UrlMetadataValue)
+    assert metadata["report_url"].value == report.resolve().as_uri()
+    summary = metadata["summary"].value  # the headline as Markdown, with a link to the page
+    assert "excluded_score" in summary and "- Teachers must fix 1 score." in summary
+    assert f"]({report.resolve().as_uri()})" in summary
+    assert (metadata["to_fix"].value, metadata["closed"].value) == (1, False)
     again = _materialize(db)  # idempotent: the partition is replaced, not appended
     assert again.success and (_count(db, "results"), _count(db, "rejections")) == (1, 1)
     assert _count(db, "rule_stats") > 0

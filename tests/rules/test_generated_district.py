@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from assets.transform.rules_run import compute_partition, write_partition
+from checks.report.build import write_report
 from checks.report.data import load_report_data
-from checks.report.render import write_report
 from pipeline.config import load_district_file
 from pipeline.graph import grading_period_key
 from pipeline.rule_settings import RunSettings
@@ -79,7 +79,7 @@ def test_report_renders_from_a_generated_district(tmp_path: Path) -> None:
         student_names = {n for (n,) in conn.sql(
             "SELECT given_name || ' ' || family_name FROM sis.users WHERE role = 'student'"
         ).fetchall()}
-    paths = write_report(data, tmp_path / "reports" / grading_period_key(gp))
+        paths = write_report(conn, data, tmp_path / "reports" / grading_period_key(gp))
     html = paths["html"].read_text(encoding="utf-8")
     assert "<svg" in html and "Rejections by rule" in html
     assert data.total_rejects > 0 and "teacher_not_in_group" in html

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from checks.report.build import write_report
 from checks.report.data import load_report_data
-from checks.report.render import markdown_summary, write_report
+from checks.report.render import markdown_summary
 from passback.cli import main
 from pipeline.sink import run_sync
 from pipeline.warehouse import connect
@@ -187,7 +188,7 @@ def test_the_quality_report_shows_drift_by_teacher_and_class(
 
     with connect(gradebook.path) as conn:
         data = load_report_data(conn, config.district, GP_FALL)
-    files = write_report(data, tmp_path / "report")
+        files = write_report(conn, data, tmp_path / "report")
 
     [(teacher, klass, rows)] = data.drift_by_teacher_and_class()
     assert klass == edited["class_sourced_id"]  # the class's SIS title is not in this warehouse
