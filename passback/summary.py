@@ -23,9 +23,7 @@ def _grading_period_lines(ran: PeriodOutcome) -> list[str]:
     results = ran.value(RESULTS.to_user_string(), "dagster/row_count", 0)
     result_candidates = ran.value(RESULTS.to_user_string(), "candidates", 0)
     lines.append(f"    rules: {line_items} of {item_candidates} line items and {results} of "
-                 f"{result_candidates} results pass back; "
-                 f"{ran.value(RULES, 'rejects', 0)} rejections, "
-                 f"{ran.value(RULES, 'warnings', 0)} warnings")
+                 f"{result_candidates} results pass back")
     if SINK in ran.metadata:
         dry_run = ran.value(SINK, "dry_run")
         verb, count = ("would send", ran.value(SINK, "planned", 0)) if dry_run else (
@@ -45,8 +43,25 @@ def _grading_period_lines(ran: PeriodOutcome) -> list[str]:
         lines.append(_accounted_line(ran))
     report = ran.value(QUALITY_REPORT.to_user_string(), "report_path")
     if report:
+        lines.append(_report_line(ran))
         lines.append(f"    quality report: {report}")
     return lines
+
+
+# The report's headline categories (checks/report), in the order a teacher acts on them.
+_REPORT_COUNTS = (("to_fix", "for teachers to fix"), ("refused_by_the_sis", "refused by the SIS"),
+                  ("waiting_on_a_refused_line_item", "waiting on a refused line item"),
+                  ("not_ready", "not ready yet"))
+
+
+def _report_line(ran: PeriodOutcome) -> str:
+    """What the report asks of people, as its headline counts it (each record once)."""
+    report = QUALITY_REPORT.to_user_string()
+    if ran.value(report, "closed", False):
+        return "    report: the grading period is closed; nothing was sent and nothing is asked"
+    terms = [f"{ran.value(report, key, 0)} {said}" for key, said in _REPORT_COUNTS
+             if ran.value(report, key, 0)]
+    return f"    report: {', '.join(terms) if terms else 'nothing for teachers to fix'}"
 
 
 def _accounted_line(ran: PeriodOutcome) -> str:

@@ -40,3 +40,23 @@ def test_the_outcomes_add_up_to_the_plan(dry_run: bool) -> None:
     [read_back] = [x for x in _grading_period_lines(ran) if "read back from the SIS" in x]
     assert "3 restored" in read_back and "2 edited in the SIS and overwritten" in read_back
     assert "3 kept as the SIS holds them" in read_back
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_the_report_line_says_what_teachers_must_do(closed: bool) -> None:
+    """The summary counts what the report's headline counts (each record once, by what it
+    asks of people), not every rejection row; a closed period asks nothing."""
+    from passback.summary import QUALITY_REPORT
+
+    report = {"closed": closed, "to_fix": 0 if closed else 12, "refused_by_the_sis": 0,
+              "waiting_on_a_refused_line_item": 0 if closed else 40,
+              "not_ready": 0 if closed else 7, "rejects": 59, "report_path": "/r/index.html"}
+    ran = PeriodOutcome(GradingPeriod("gp", "gp", "Fall", None, None, closed), "run", True,
+                        {QUALITY_REPORT.to_user_string(): report})
+    [line] = [x for x in _grading_period_lines(ran) if x.strip().startswith("report:")]
+    if closed:
+        assert "closed" in line and "nothing was sent" in line
+    else:
+        assert line.strip() == ("report: 12 for teachers to fix, 40 waiting on a refused line "
+                                "item, 7 not ready yet")
+    assert "59" not in line
