@@ -69,7 +69,8 @@ def record_drift(connect: Connect, plan: SyncPlan, run_id: str) -> int:
     not compared, so its drift is left as last seen."""
     if plan.closed:
         return 0
-    drifted = [a for a in plan.actions if a.action in DRIFT_ACTIONS and a.changes]
+    # Read from the plan (a stored plan through its own short connections): a few rows.
+    drifted = [a for a in plan.select(DRIFT_ACTIONS) if a.changes]
     rows = [(a.entity, a.sourced_id, name, planned, held, a.action)
             for a in drifted for name, held, planned in a.changes]
     batch = pa.Table.from_pylist([dict(zip(_BATCH.names, row, strict=True)) for row in rows],
