@@ -60,6 +60,7 @@ from pipeline.sink.plan_sql import (
     plan_insert_sql,
     removals_insert_sql,
 )
+from pipeline.warehouse import ADDED_COLUMNS, SINK_TABLES
 
 __all__ = ["ACTIONS", "HELD", "PUTS", "WRITES", "Action", "SyncPlan", "plan_partition",
            "write_plan"]
@@ -354,14 +355,21 @@ def _removal(closed: bool, propagate: bool) -> JSON:
 _SCRATCH = "plan_scratch"  # the temporary plan table of a plan that is not stored
 
 
+def _plan_columns() -> str:
+    """`passback.sync_plan`'s columns as declared today, for a scratch copy: declared, not
+    copied, since a read-only connection to an older warehouse lacks the added columns."""
+    added = [f"{column} {kind}" for table, column, kind in ADDED_COLUMNS
+             if table == "passback.sync_plan"]
+    return ", ".join([SINK_TABLES["sync_plan"].strip(), *added])
+
+
 def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                    grading_period: str, *, as_of: date, builder: PayloadBuilder | None = None,
                    reconcile: bool = True) -> SyncPlan:
     """The sync plan of one district and grading period, writing nothing to the warehouse:
     planned into a temporary table of `conn` and read back into `actions` (every action but
     `unchanged`, which is only counted), in send order."""
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SCRATCH} AS "
-                 "SELECT * FROM passback.sync_plan LIMIT 0")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SCRATCH} ({_plan_columns()})")
     try:
         plan = write_plan(conn, config, grading_period, as_of=as_of, target=_SCRATCH,
                           run_id="scratch", dry_run=True, builder=builder, reconcile=reconcile)
