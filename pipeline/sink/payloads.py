@@ -14,11 +14,11 @@ A record's hash leaves out `dateLastModified` (a send time, not content) and eve
 (where the SIS is reached, not what it stores), so the ledger can tell "the SIS already has
 exactly this" from "this changed", and a district moved to a new base URL sends nothing.
 
-The plan builds records and hashes in DuckDB (`record_sql`, `HASH_SQL`): the same record as
-`PayloadBuilder` makes, as compact JSON text, and `v3:` + sha256 of that text without its
-`dateLastModified` (the builder's key order is fixed per version and entity, so the text is
-canonical). The builder stays for the bodies of tests and tools, and to recognise the hashes
-of older releases, once per ledger row: `v2:` (sha256 of the sorted-key JSON in Python,
+The plan builds records and hashes in DuckDB (`record_sql`, `hash_sql`): the same record as
+`PayloadBuilder` makes, as compact JSON text, and `v3:` + MD5 of the values it holds (not of
+the text: a nightly plan hashes millions of records and builds only those it sends). The
+builder stays for the bodies of tests and tools, and to recognise the hashes of older
+releases, once per ledger row: `v2:` (sha256 of the sorted-key JSON in Python,
 `v2_payload_hash`) and, before that, unprefixed hashes over the body with its hrefs
 (`legacy_payload_hash`).
 """
@@ -188,7 +188,7 @@ def wrap(entity: str, record: JSON) -> JSON:
 # the builder's record: DuckDB's `to_json` writes a DOUBLE so that it reads back as the same
 # float, and strings escaped as JSON. Optional keys are left out where the builder leaves them.
 # `head` is the record up to `status`, `tail` everything after `dateLastModified`: the body is
-# head + dateLastModified + tail, and the hash covers head + tail.
+# head + dateLastModified + tail.
 _STATUSES = ("active", "tobedeleted")
 # scoreStatus values the spec documents allow (1.1 keeps its typo); 1.2 also allows `ext:...`.
 _SCORE_STATUSES = {
@@ -284,7 +284,39 @@ def problem_sql(entity: str, version: str) -> str:
     return f"nullif(concat_ws('; ', {', '.join(checks)}), '')"
 
 
-def hash_sql(head: str, tail: str) -> str:
-    """Today's hash of a record built by `record_sql`: `v3:` and sha256 of it without its
-    `dateLastModified` (hrefs are never in it)."""
-    return f"'{HASH_PREFIX}' || left(sha256({head} || {tail}), 32)"
+def _text_sql(expression: str) -> str:
+    """A value as text for the hash: a DOUBLE as its shortest round-trip form, NULL as U+001E."""
+    return f"coalesce(CAST({expression} AS VARCHAR), chr(30))"
+
+
+def hash_sql(entity: str, version: str, zone: str) -> str:
+    """Today's hash (`v3:`) of the record `record_sql` builds from a `passback.<entity>` row
+    aliased `a`: the MD5 of the values the record holds, as text, in the record's order (a key
+    the builder leaves out is NULL), after the entity and version, joined by U+001F. Every
+    value that reaches the record is in it, nothing else (no `dateLastModified`, no href), so
+    equal hashes are equal records; building it skips the JSON around the values, so a
+    nightly plan of millions of unchanged rows builds no record at all. (Two versions of a
+    record whose fields traded a U+001F between them would hash alike: control characters
+    no gradebook holds.)
+
+    MD5, not SHA-256: the hash tells "the SIS holds exactly this" from "this changed" for one
+    record at a time, against no adversary, so 128 bits are plenty; DuckDB computes it in
+    half the time, and it is the same in every DuckDB release (`hash()` is not promised to
+    be)."""
+    status = "coalesce(nullif(a.status, ''), 'active')"
+    if entity == LINE_ITEMS:
+        values = ["a.sourced_id", status, "a.title",
+                  "CASE WHEN coalesce(a.description, '') <> '' THEN a.description END",
+                  _noon_sql("a.assign_date", zone), _noon_sql("a.due_date", zone),
+                  "a.class_sourced_id",
+                  *(["nullif(a.school_sourced_id, '')"] if version == "1.2" else []),
+                  "a.category_sourced_id", "nullif(a.grading_period_sourced_id, '')",
+                  "to_json(coalesce(a.result_value_min, 0.0)::DOUBLE)",
+                  "to_json(a.result_value_max::DOUBLE)"]
+    else:
+        values = ["a.sourced_id", status, "a.line_item_sourced_id", "a.student_sourced_id",
+                  *(["nullif(a.class_sourced_id, '')"] if version == "1.2" else []),
+                  "coalesce(nullif(a.score_status, ''), 'fully graded')",
+                  "to_json(a.score::DOUBLE)", "a.score_date"]
+    parts = [sql_text(f"{entity}/{version}"), *(_text_sql(v) for v in values)]
+    return f"'{HASH_PREFIX}' || md5(concat_ws(chr(31), {', '.join(parts)}))"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -307,25 +307,32 @@ def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_
     legacy = older_hashes(conn, builder, district, grading_period)
     params: JSON = {"district": district, "grading_period": grading_period, "run_id": run_id,
                     "planned_at": planned_at or datetime.now(UTC), "dry_run": dry_run}
+    partition = {"district": district, "grading_period": grading_period}
+    sizes = dict(conn.execute(_SIZES_SQL, partition).fetchall())
+    # Bound once: as a subquery in the plan, DuckDB joined it to every row.
+    reads = dict(conn.execute("SELECT entity, max(started_at) FROM passback.sis_reads "
+                              "WHERE district = $district GROUP BY entity",
+                              {"district": district}).fetchall())
+    # Each row's `seq` is its place in the partition, entity after entity, removals last.
+    offsets = {LINE_ITEMS: 0, RESULTS: sizes.get(LINE_ITEMS, 0)}
+    written = 0
     conn.register("plan_legacy", legacy)
     try:
-        written = 0
-        for entity in (LINE_ITEMS, RESULTS):
-            sql = plan_insert_sql(entity, target=target, version=builder.version,
-                                  zone=builder.zone.key, modified=builder.modified,
-                                  closed=closed, reconcile=reconcile,
-                                  keep_sis_edits=config.passback.sis_edits == "keep")
-            written += _inserted(conn.execute(sql, params | {"offset": written}))
+        with _planning_settings(conn):
+            for entity in (LINE_ITEMS, RESULTS):
+                sql = plan_insert_sql(entity, target=target, version=builder.version,
+                                      zone=builder.zone.key, modified=builder.modified,
+                                      closed=closed, reconcile=reconcile,
+                                      keep_sis_edits=config.passback.sis_edits == "keep")
+                bound = params | {"offset": offsets[entity]}
+                if reconcile:
+                    bound["last_read"] = reads.get(entity)
+                written += _inserted(conn.execute(sql, bound))
+            accepted = sum(sizes.values())
+            conn.execute(removals_insert_sql(target), params | {"offset": accepted}
+                         | _removal(closed, config.passback.propagate_deletions))
     finally:
         conn.unregister("plan_legacy")
-    accepted = conn.execute(
-        "SELECT (SELECT count(*) FROM passback.line_items WHERE district = $district "
-        "AND grading_period_sourced_id = $grading_period) + (SELECT count(*) FROM "
-        "passback.results WHERE district = $district AND grading_period_sourced_id = "
-        "$grading_period)", {"district": district, "grading_period": grading_period}
-    ).fetchone()[0]
-    conn.execute(removals_insert_sql(target), params | {"offset": written} | _removal(
-        closed, config.passback.propagate_deletions))
     counts = dict(conn.execute(
         f"SELECT action, count(*) FROM {target} WHERE district = $district AND "
         "grading_period_sourced_id = $grading_period AND run_id = $run_id GROUP BY action",
@@ -335,6 +342,34 @@ def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_
     return SyncPlan(district, grading_period, closed, hrefs=builder.hrefs,
                     planned={name: int(counts.get(name, 0)) for name in ACTIONS},
                     legacy=legacy if legacy.num_rows else None)
+
+
+_SIZES_SQL = """
+SELECT 'line_items', count(*) FROM passback.line_items
+WHERE district = $district AND grading_period_sourced_id = $grading_period
+UNION ALL
+SELECT 'results', count(*) FROM passback.results
+WHERE district = $district AND grading_period_sourced_id = $grading_period
+"""
+# DuckDB's share while planning: the plan's sort and joins spill to disk past it, so a
+# partition of millions of rows plans in bounded memory (the step's own Python is apart).
+PLAN_MEMORY_LIMIT = "1GB"
+
+
+@contextmanager
+def _planning_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The memory limit of planning, and no insertion order to keep (each row carries its
+    place, `seq`), for the statements in the block; the connection's own settings after."""
+    settings = {"memory_limit": PLAN_MEMORY_LIMIT, "preserve_insertion_order": "false"}
+    before = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+              for name in settings}
+    for name, value in settings.items():
+        conn.execute(f"SET {name} = '{value}'")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            conn.execute(f"SET {name} = '{value}'")
 
 
 def _inserted(cursor: duckdb.DuckDBPyConnection) -> int:

@@ -44,17 +44,16 @@ def _names(values: tuple[str, ...]) -> str:
     return ", ".join(sql_text(v) for v in values)
 
 
-# What the SIS's gradebook, read (`passback.sis_reads`) after the ledger's last write of the
-# object, says of it; NULL when there is nothing to reconcile (held as sent, or not read since
-# our write): `missing` (the read did not find it), `edited` (it differs, and the SIS changed it
-# after our last write), `resent` (it differs, a difference was recorded before in
-# passback.sync_drift and Passback wrote it again since: the SIS stores it its own way), `lost`
-# (it differs, unchanged in the SIS since our write: the write did not hold). `sis_changes`:
-# the fields whose values in the SIS differ from this row's (NULL if none).
+# What the SIS's gradebook, read (`passback.sis_reads`: $last_read, when the entity's last
+# read started, bound by the caller) after the ledger's last write of the object, says of it;
+# NULL when there is nothing to reconcile (held as sent, or not read since our write):
+# `missing` (the read did not find it), `edited` (it differs, and the SIS changed it after our
+# last write), `resent` (it differs, a difference was recorded before in passback.sync_drift
+# and Passback wrote it again since: the SIS stores it its own way), `lost` (it differs,
+# unchanged in the SIS since our write: the write did not hold). `sis_changes`: the fields
+# whose values in the SIS differ from this row's (NULL if none).
 _RECONCILE_SQL = """
-       CASE WHEN NOT coalesce(l.last_sent_at < (
-                     SELECT max(started_at) FROM passback.sis_reads
-                     WHERE district = $district AND entity = '{entity}'), FALSE) THEN NULL
+       CASE WHEN NOT coalesce(l.last_sent_at < $last_read, FALSE) THEN NULL
             WHEN s.sourced_id IS NULL THEN 'missing'
             WHEN NOT ({differs}) THEN NULL
             WHEN s.date_last_modified > l.last_sent_at THEN 'edited'
@@ -111,15 +110,20 @@ LEFT JOIN (SELECT sourced_id, sis_sourced_id FROM passback.sync_ledger
            WHERE district = $district AND entity = 'line_items' AND sis_sourced_id IS NOT NULL
           ) lil ON lil.sourced_id = {line_item}"""
 # A result's line item as this plan has it: its row in the plan table (written just before),
-# `unchanged` when the partition accepts it and the plan wrote no row, NULL when not accepted.
-_LINE_ITEM_ACTION = """
-LEFT JOIN (SELECT sourced_id, action FROM {target}
-           WHERE district = $district AND grading_period_sourced_id = $grading_period
-             AND run_id = $run_id AND entity = 'line_items') pla
-  ON pla.sourced_id = a.line_item_sourced_id
-LEFT JOIN (SELECT DISTINCT sourced_id FROM passback.line_items
-           WHERE district = $district AND grading_period_sourced_id = $grading_period) pli
-  ON pli.sourced_id = a.line_item_sourced_id"""
+# `unchanged` when the partition accepts it and the plan wrote no row; results under a line
+# item the partition does not accept find none (NULL). A few thousand rows: joined as the
+# small side, never built from the results.
+_LINE_ITEM_ACTIONS = """
+line_item_actions AS (
+    SELECT li.sourced_id, coalesce(pla.action, 'unchanged') AS action
+    FROM (SELECT DISTINCT sourced_id FROM passback.line_items
+          WHERE district = $district AND grading_period_sourced_id = $grading_period) li
+    LEFT JOIN (SELECT sourced_id, action FROM {target}
+               WHERE district = $district AND grading_period_sourced_id = $grading_period
+                 AND run_id = $run_id AND entity = 'line_items') pla
+      ON pla.sourced_id = li.sourced_id),"""
+_LINE_ITEM_JOIN = """
+LEFT JOIN line_item_actions lia ON lia.sourced_id = a.line_item_sourced_id"""
 
 
 def _reconcile_columns(entity: str, reconcile: bool) -> tuple[str, str]:
@@ -176,19 +180,20 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
                     closed: bool, keep_sis_edits: bool, reconcile: bool = True) -> str:
     """The statement that writes one entity's plan rows (all but `unchanged`) to `target`.
 
-    Parameters: $district, $grading_period, $run_id, $planned_at, $dry_run and $offset (the
-    rows already written for this run: `seq` goes on from there). The relation `plan_legacy`
+    Parameters: $district, $grading_period, $run_id, $planned_at, $dry_run, $last_read (when
+    the last read of the entity from the SIS started; NULL: never) and $offset (the
+    partition's rows of the entities planned before: `seq` goes on from there, the row's
+    place in the partition). The relation `plan_legacy`
     (entity, sourced_id, old_hash, new_hash) names the ledger rows whose older-release hash
     is this payload's (see plan.py)."""
     head, tail = record_sql(entity, version, zone)
     columns, sis_join = _reconcile_columns(entity, reconcile)
     results = entity == RESULTS
-    line_item = "a.line_item_sourced_id" if results else "NULL::VARCHAR"
+    line_item = "" if results else ", NULL::VARCHAR AS line_item_sourced_id"
+    actions = _LINE_ITEM_ACTIONS.format(target=target) if results else ""
     joins = (_SIS_LINE_ITEMS.format(line_item="a.line_item_sourced_id")
-             + _LINE_ITEM_ACTION.format(target=target)) if results else ""
-    line_item_action = ("CASE WHEN pla.action IS NOT NULL THEN pla.action "
-                        "WHEN pli.sourced_id IS NOT NULL THEN 'unchanged' END"
-                        if results else "NULL::VARCHAR")
+             + _LINE_ITEM_JOIN) if results else ""
+    line_item_action = "lia.action" if results else "NULL::VARCHAR"
     action, reason = _decision(entity, closed, keep_sis_edits)
     stamp = sql_text(f',"dateLastModified":"{modified}"')
     puts = _names(PUTS)
@@ -196,19 +201,22 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
     held = f"coalesce(line_item_action IN ({_names(HELD)}), FALSE)" if results else "NULL"
     return f"""
 INSERT INTO {target} BY NAME
-WITH rows AS (
-    SELECT a.*, {head} AS head, {tail} AS tail, {problem_sql(entity, version)} AS problem
-    FROM passback.{entity} a
-    WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period),
+WITH {actions}
+ordered AS (
+    -- The send order, numbered before any record is built: the sort carries the row's few
+    -- columns, not its JSON (every row is numbered; unchanged ones leave gaps).
+    SELECT *, row_number() OVER (ORDER BY {order}) AS position
+    FROM passback.{entity}
+    WHERE district = $district AND grading_period_sourced_id = $grading_period),
 compared AS (
-    SELECT a.sourced_id, {line_item} AS line_item_sourced_id, a.head, a.tail, a.problem,
-           {hash_sql("a.head", "a.tail")} AS digest,
+    SELECT a.*{line_item}, {problem_sql(entity, version)} AS problem,
+           {hash_sql(entity, version, zone)} AS digest,
            l.payload_hash AS held, l.state AS ledger_state,
            coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,
            l.sis_sourced_id, {"lil.sis_sourced_id" if results else "NULL::VARCHAR"}
                AS sis_line_item_sourced_id,
            m.old_hash AS legacy_hash, {line_item_action} AS line_item_action,{columns}
-    FROM rows a
+    FROM ordered a
     LEFT JOIN passback.sync_ledger l
       ON l.district = $district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
     {joins}{sis_join}
@@ -227,13 +235,14 @@ SELECT {_RUN_COLUMNS}, '{entity}' AS entity, sourced_id,
        CASE WHEN broken THEN 'invalid' ELSE pre_action END AS action,
        CASE WHEN broken THEN problem ELSE pre_reason END AS reason,
        CASE WHEN pre_action <> 'blocked' THEN digest END AS payload_hash,
-       CASE WHEN pre_action IN ({puts}) AND NOT broken THEN head || {stamp} || tail END
+       -- Built here only, so only for the rows sent.
+       CASE WHEN pre_action IN ({puts}) AND NOT broken THEN {head} || {stamp} || {tail} END
            AS payload,
        line_item_sourced_id, sis_sourced_id, sis_line_item_sourced_id,
        CASE WHEN pre_action <> 'blocked' THEN sis_changes END AS changes,
        {held} AS line_item_held,
-       $offset + row_number() OVER (ORDER BY {order}) AS seq
-FROM checked
+       $offset + position AS seq
+FROM checked a
 WHERE pre_action <> 'unchanged'
 """
 
@@ -241,26 +250,41 @@ WHERE pre_action <> 'unchanged'
 # What the SIS holds from this partition that the district no longer accepts anywhere:
 # results before line items, so a deletion never leaves results under a missing line item.
 # A record that moved to another grading period is still accepted (the other partition
-# writes it, and deleting it here would race that write), hence the district-wide anti-join.
+# writes it, and deleting it here would race that write), hence the district-wide check; it
+# looks up only the few rows this partition no longer accepts, never hashing every period's.
+def _accepted(join: str, where: str) -> str:
+    """The district's accepted rows of both entities, as (entity, sourced_id)."""
+    return " UNION ALL".join(f"""
+    SELECT '{entity}' AS entity, x.sourced_id FROM passback.{entity} x
+    {join.format(entity=entity)}
+    WHERE x.district = $district{where}""" for entity in (RESULTS, LINE_ITEMS))
+
+
 def removals_insert_sql(target: str) -> str:
     """The statement that writes the partition's removals to `target` (parameters as
     `plan_insert_sql`'s, and $action, $reason)."""
+    here = _accepted("", " AND x.grading_period_sourced_id = $grading_period")
+    elsewhere = _accepted("SEMI JOIN candidates c ON c.entity = '{entity}' "
+                          "AND c.sourced_id = x.sourced_id", "")
     return f"""
 INSERT INTO {target} BY NAME
+WITH held AS (
+    SELECT entity, sourced_id, line_item_sourced_id, payload_hash, sis_sourced_id
+    FROM passback.sync_ledger
+    WHERE district = $district AND grading_period_sourced_id = $grading_period
+      AND first_sent_at IS NOT NULL AND state <> 'deleted'),
+candidates AS (
+    SELECT h.* FROM held h ANTI JOIN ({here}) a
+    ON a.entity = h.entity AND a.sourced_id = h.sourced_id),
+gone AS (
+    SELECT c.* FROM candidates c ANTI JOIN ({elsewhere}) e
+    ON e.entity = c.entity AND e.sourced_id = c.sourced_id)
 SELECT {_RUN_COLUMNS}, l.entity, l.sourced_id, $action AS action, $reason AS reason,
        l.payload_hash, l.line_item_sourced_id, l.sis_sourced_id,
        lil.sis_sourced_id AS sis_line_item_sourced_id,
        $offset + row_number() OVER (ORDER BY l.entity = 'line_items', l.sourced_id) AS seq
-FROM passback.sync_ledger l
+FROM gone l
 {_SIS_LINE_ITEMS.format(line_item="l.line_item_sourced_id")}
-WHERE l.district = $district AND l.grading_period_sourced_id = $grading_period
-  AND l.first_sent_at IS NOT NULL AND l.state <> 'deleted'
-  AND ((l.entity = 'results' AND NOT EXISTS (
-          SELECT 1 FROM passback.results r
-          WHERE r.district = l.district AND r.sourced_id = l.sourced_id))
-    OR (l.entity = 'line_items' AND NOT EXISTS (
-          SELECT 1 FROM passback.line_items li
-          WHERE li.district = l.district AND li.sourced_id = l.sourced_id)))
 """
 
 
@@ -269,10 +293,9 @@ WHERE l.district = $district AND l.grading_period_sourced_id = $grading_period
 def older_hashes_sql(entity: str, version: str, zone: str) -> str:
     """The partition's rows of `entity` whose ledger hash is not `v3:`, with that hash
     (`held`) and today's (`new_hash`)."""
-    head, tail = record_sql(entity, version, zone)
     return f"""
 SELECT a.* EXCLUDE (district, updated_at, as_of, computed_at), l.payload_hash AS held,
-       {hash_sql(head, tail)} AS new_hash
+       {hash_sql(entity, version, zone)} AS new_hash
 FROM passback.{entity} a
 JOIN passback.sync_ledger l
   ON l.district = a.district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
