@@ -187,8 +187,6 @@ def wrap(entity: str, record: JSON) -> JSON:
 # Built as text, key by key in the builder's order, so a body read back (`json.loads`) equals
 # the builder's record: DuckDB's `to_json` writes a DOUBLE so that it reads back as the same
 # float, and strings escaped as JSON. Optional keys are left out where the builder leaves them.
-# `head` is the record up to `status`, `tail` everything after `dateLastModified`: the body is
-# head + dateLastModified + tail.
 _STATUSES = ("active", "tobedeleted")
 # scoreStatus values the spec documents allow (1.1 keeps its typo); 1.2 also allows `ext:...`.
 _SCORE_STATUSES = {
@@ -205,13 +203,13 @@ def sql_text(value: str) -> str:
 
 
 def _ref_sql(kind: str, column: str) -> str:
-    return f"""'{{"sourcedId":' || to_json({column}) || ',"type":"{kind}"}}'"""
+    return f"""'{{"sourcedId":', to_json({column}), ',"type":"{kind}"}}'"""
 
 
 def _optional_sql(key: str, kind: str, column: str) -> str:
     """A reference the builder writes only when the row names one (a truthy value)."""
-    return (f"CASE WHEN coalesce({column}, '') <> '' THEN ',\"{key}\":' || "
-            f"{_ref_sql(kind, column)} ELSE '' END")
+    return (f"CASE WHEN coalesce({column}, '') <> '' THEN concat(',\"{key}\":', "
+            f"{_ref_sql(kind, column)}) ELSE '' END")
 
 
 def _noon_sql(column: str, zone: str) -> str:
@@ -224,36 +222,38 @@ def _list_sql(values: tuple[str, ...]) -> str:
     return ", ".join(sql_text(v) for v in values)
 
 
-def record_sql(entity: str, version: str, zone: str) -> tuple[str, str]:
-    """(head, tail): SQL expressions over a `passback.<entity>` row aliased `a` that make
-    the record `PayloadBuilder.content` makes, as compact JSON text (see above)."""
-    head = ("""'{"sourcedId":' || to_json(a.sourced_id) || ',"status":' || """
-            "to_json(coalesce(nullif(a.status, ''), 'active'))")
+def record_sql(entity: str, version: str, zone: str, modified: str) -> str:
+    """A SQL expression over a `passback.<entity>` row aliased `a` that makes the record
+    `PayloadBuilder.content` makes, stamped `modified`, as compact JSON text (see above).
+    One `concat` of its pieces: twice as fast as chaining `||`."""
+    head = ["""'{"sourcedId":'""", "to_json(a.sourced_id)", """',"status":'""",
+            "to_json(coalesce(nullif(a.status, ''), 'active'))",
+            sql_text(f',"dateLastModified":"{modified}"')]
     if entity == LINE_ITEMS:
-        tail = " || ".join([
-            """',"title":' || to_json(a.title)""",
-            """CASE WHEN coalesce(a.description, '') <> '' THEN ',"description":' || """
-            "to_json(a.description) ELSE '' END",
-            f"""',"assignDate":"' || {_noon_sql("a.assign_date", zone)}""",
-            f"""'","dueDate":"' || {_noon_sql("a.due_date", zone)} || '"'""",
-            f"""',"class":' || {_ref_sql("class", "a.class_sourced_id")}""",
+        tail = [
+            """',"title":'""", "to_json(a.title)",
+            """CASE WHEN coalesce(a.description, '') <> '' THEN concat(',"description":', """
+            "to_json(a.description)) ELSE '' END",
+            """',"assignDate":"'""", _noon_sql("a.assign_date", zone),
+            """'","dueDate":"'""", _noon_sql("a.due_date", zone),
+            """'","class":'""", _ref_sql("class", "a.class_sourced_id"),
             *([_optional_sql("school", "org", "a.school_sourced_id")] if version == "1.2"
               else []),
-            f"""',"category":' || {_ref_sql("category", "a.category_sourced_id")}""",
+            """',"category":'""", _ref_sql("category", "a.category_sourced_id"),
             _optional_sql("gradingPeriod", "academicSession", "a.grading_period_sourced_id"),
-            """',"resultValueMin":' || to_json(coalesce(a.result_value_min, 0.0)::DOUBLE)""",
-            """',"resultValueMax":' || to_json(a.result_value_max::DOUBLE) || '}'"""])
+            """',"resultValueMin":'""", "to_json(coalesce(a.result_value_min, 0.0)::DOUBLE)",
+            """',"resultValueMax":'""", "to_json(a.result_value_max::DOUBLE)", "'}'"]
     else:
-        tail = " || ".join([
-            f"""',"lineItem":' || {_ref_sql("lineItem", "a.line_item_sourced_id")}""",
-            f"""',"student":' || {_ref_sql("user", "a.student_sourced_id")}""",
+        tail = [
+            """',"lineItem":'""", _ref_sql("lineItem", "a.line_item_sourced_id"),
+            """',"student":'""", _ref_sql("user", "a.student_sourced_id"),
             *([_optional_sql("class", "class", "a.class_sourced_id")] if version == "1.2"
               else []),
-            """',"scoreStatus":' || to_json(coalesce(nullif(a.score_status, ''), """
+            """',"scoreStatus":'""", "to_json(coalesce(nullif(a.score_status, ''), "
             "'fully graded'))",
-            """',"score":' || to_json(a.score::DOUBLE)""",
-            """',"scoreDate":"' || CAST(a.score_date AS VARCHAR) || '"}'"""])
-    return head, tail
+            """',"score":'""", "to_json(a.score::DOUBLE)",
+            """',"scoreDate":"'""", "CAST(a.score_date AS VARCHAR)", """'"}'"""]
+    return f"concat({', '.join([*head, *tail])})"
 
 
 def problem_sql(entity: str, version: str) -> str:

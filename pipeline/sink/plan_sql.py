@@ -186,7 +186,7 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
     place in the partition). The relation `plan_legacy`
     (entity, sourced_id, old_hash, new_hash) names the ledger rows whose older-release hash
     is this payload's (see plan.py)."""
-    head, tail = record_sql(entity, version, zone)
+    record = record_sql(entity, version, zone, modified)
     columns, sis_join = _reconcile_columns(entity, reconcile)
     results = entity == RESULTS
     line_item = "" if results else ", NULL::VARCHAR AS line_item_sourced_id"
@@ -195,7 +195,6 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
              + _LINE_ITEM_JOIN) if results else ""
     line_item_action = "lia.action" if results else "NULL::VARCHAR"
     action, reason = _decision(entity, closed, keep_sis_edits)
-    stamp = sql_text(f',"dateLastModified":"{modified}"')
     puts = _names(PUTS)
     order = "line_item_sourced_id, sourced_id" if results else "sourced_id"
     held = f"coalesce(line_item_action IN ({_names(HELD)}), FALSE)" if results else "NULL"
@@ -236,8 +235,7 @@ SELECT {_RUN_COLUMNS}, '{entity}' AS entity, sourced_id,
        CASE WHEN broken THEN problem ELSE pre_reason END AS reason,
        CASE WHEN pre_action <> 'blocked' THEN digest END AS payload_hash,
        -- Built here only, so only for the rows sent.
-       CASE WHEN pre_action IN ({puts}) AND NOT broken THEN {head} || {stamp} || {tail} END
-           AS payload,
+       CASE WHEN pre_action IN ({puts}) AND NOT broken THEN {record} END AS payload,
        line_item_sourced_id, sis_sourced_id, sis_line_item_sourced_id,
        CASE WHEN pre_action <> 'blocked' THEN sis_changes END AS changes,
        {held} AS line_item_held,
