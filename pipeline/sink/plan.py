@@ -28,15 +28,19 @@ the same, and `run_sync` rewrites the ledger row to today's hash.
 from __future__ import annotations
 
 import json
+import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
@@ -76,10 +80,10 @@ WHERE district = $district AND type = 'gradingPeriod' AND {CLOSED_PREDICATE}
 # Ledger rows whose older-release hash is today's payload's (see the module doc).
 LEGACY_SCHEMA = pa.schema([("entity", pa.string()), ("sourced_id", pa.string()),
                            ("old_hash", pa.string()), ("new_hash", pa.string())])
-# Rows read back from a stored plan per query (each through its own short connection).
+# Rows of a stored plan turned into actions at a time (see `SyncPlan.select`).
 READ_ROWS = 5_000
 _READ_COLUMNS = ("entity, sourced_id, action, line_item_sourced_id, payload, payload_hash, "
-                 "reason, changes, sis_sourced_id, sis_line_item_sourced_id, seq")
+                 "reason, changes, sis_sourced_id, sis_line_item_sourced_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +153,38 @@ class SyncPlan:
         return {name: found.get(name, 0) for name in ACTIONS}
 
     def select(self, kinds: tuple[str, ...], entity: str | None = None, *,
-               conn: duckdb.DuckDBPyConnection | None = None) -> Iterator[Action]:
-        """The actions of these kinds (of one entity, or both) in send order. A stored plan is
-        read `READ_ROWS` at a time, each batch through a connection of its own (or `conn`),
-        none held while the caller works."""
+               conn: duckdb.DuckDBPyConnection | None = None,
+               limit: int | None = None) -> Iterator[Action]:
+        """The actions of these kinds (of one entity, or both) in send order.
+
+        A stored plan is read in one short connection (or on `conn`): the first `limit`
+        rows, or all of them at once when read on `conn` (removals, drift: a few rows), or
+        else spooled in send order to a Parquet file beside the warehouse and read back from
+        it `READ_ROWS` at a time, with no connection open while the caller works (a sender
+        waits on the SIS between batches). One sort, not a query per batch: paging through
+        millions of rows with `LIMIT` cost DuckDB a scan per page."""
         if self.stored is None:
-            yield from (a for a in self.actions if a.action in kinds
-                        and (entity is None or a.entity == entity))
+            found = (a for a in self.actions if a.action in kinds
+                     and (entity is None or a.entity == entity))
+            yield from (found if limit is None else _first(found, limit))
             return
-        after = 0
-        while True:
+        query, params = _stored_query(self, kinds, entity)
+        if limit is not None or conn is not None:
+            sql = query + (f" LIMIT {int(limit)}" if limit is not None else "")
             with nullcontext(conn) if conn is not None else self.stored.connect() as reader:
-                rows = _read_rows(reader, self, kinds, entity, after)
+                rows = reader.execute(sql, params).fetchall()
             yield from (_action(row, self.grading_period_sourced_id) for row in rows)
-            if len(rows) < READ_ROWS:
-                return
-            after = rows[-1][-1]
+            return
+        with self.stored.connect() as reader:
+            spool = _spool_path(reader)
+            reader.execute(f"COPY ({query}) TO '{spool}' (FORMAT parquet)", params)
+        try:
+            for batch in pq.ParquetFile(spool).iter_batches(batch_size=READ_ROWS):
+                for row in zip(*(batch.column(i).to_pylist()
+                                 for i in range(batch.num_columns)), strict=True):
+                    yield _action(row, self.grading_period_sourced_id)
+        finally:
+            spool.unlink(missing_ok=True)
 
     def writes(self, entity: str, kinds: tuple[str, ...] = WRITES) -> Iterator[Action]:
         """The actions of one entity that send a request, in send order: line items by
@@ -197,8 +217,20 @@ class SyncPlan:
         their payload (`unchanged`, `kept`, `refused`)."""
         if self.legacy is None or not self.legacy.num_rows:
             return []
-        sent = {(a.entity, a.sourced_id): a.action for a in self.select(
-            tuple(a for a in ACTIONS if a != "unchanged"))}
+        if self.stored is None:
+            sent = {(a.entity, a.sourced_id): a.action for a in self.actions}
+        else:  # the stored rows of these objects only
+            with self.stored.connect() as conn:
+                conn.register("legacy_keys", self.legacy.select(["entity", "sourced_id"]))
+                rows = conn.execute(
+                    f"SELECT p.entity, p.sourced_id, p.action FROM {self.stored.table} p "
+                    "SEMI JOIN legacy_keys k ON k.entity = p.entity AND k.sourced_id = "
+                    "p.sourced_id WHERE p.district = $district AND "
+                    "p.grading_period_sourced_id = $gp AND p.run_id = $run_id",
+                    {"district": self.district, "gp": self.grading_period_sourced_id,
+                     "run_id": self.stored.run_id}).fetchall()
+                conn.unregister("legacy_keys")
+            sent = {(entity, sourced_id): action for entity, sourced_id, action in rows}
         found = []
         for row in self.legacy.to_pylist():
             action = sent.get((row["entity"], row["sourced_id"]), "unchanged")
@@ -213,7 +245,7 @@ class SyncPlan:
         names)."""
         found: dict[str, list[JSON]] = {}
         for kind in WRITES:
-            for item in _first(self.select((kind,)), per_action):
+            for item in self.select((kind,), limit=per_action):
                 record = item.record
                 if record is not None and self.hrefs is not None:
                     record = self.hrefs.link(record)
@@ -232,24 +264,32 @@ def _first(actions: Iterator[Action], count: int) -> list[Action]:
     return found
 
 
-def _read_rows(conn: duckdb.DuckDBPyConnection, plan: SyncPlan, kinds: tuple[str, ...],
-               entity: str | None, after: int) -> list[tuple[Any, ...]]:
+def _stored_query(plan: SyncPlan, kinds: tuple[str, ...],
+                  entity: str | None) -> tuple[str, JSON]:
+    """The query of a stored plan's actions of these kinds, in send order, and its parameters."""
     assert plan.stored is not None
-    where = " AND entity = $entity" if entity is not None else ""
     params: JSON = {"district": plan.district, "gp": plan.grading_period_sourced_id,
-                    "run_id": plan.stored.run_id, "kinds": list(kinds), "after": after}
+                    "run_id": plan.stored.run_id, "kinds": list(kinds)}
+    where = ""
     if entity is not None:
-        params["entity"] = entity
-    return conn.execute(
-        f"SELECT {_READ_COLUMNS} FROM {plan.stored.table} WHERE district = $district "
-        "AND grading_period_sourced_id = $gp AND run_id = $run_id "
-        f"AND list_contains($kinds, action){where} AND seq > $after "
-        f"ORDER BY seq LIMIT {READ_ROWS}", params).fetchall()
+        where, params["entity"] = " AND entity = $entity", entity
+    return (f"SELECT {_READ_COLUMNS} FROM {plan.stored.table} WHERE district = $district "
+            "AND grading_period_sourced_id = $gp AND run_id = $run_id "
+            f"AND list_contains($kinds, action){where} ORDER BY seq"), params
+
+
+def _spool_path(conn: duckdb.DuckDBPyConnection) -> Path:
+    """A new file name beside the warehouse (whose folder is owner-only: bodies hold grades),
+    or in the temporary folder for a warehouse in memory."""
+    row = conn.execute("SELECT path FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchone()
+    folder = Path(row[0]).parent if row and row[0] else Path(tempfile.gettempdir())
+    return folder / f".plan-{uuid.uuid4().hex}.parquet"
 
 
 def _action(row: tuple[Any, ...], grading_period: str) -> Action:
     (entity, sourced_id, action, line_item, payload, digest, reason, changes, sis_id,
-     sis_line_item, _seq) = row
+     sis_line_item) = row
     return Action(entity, sourced_id, action, grading_period, line_item,
                   body=payload.encode("utf-8") if payload is not None else None,
                   payload_hash=digest, reason=reason,

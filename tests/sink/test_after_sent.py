@@ -239,7 +239,7 @@ def test_the_plan_is_stored_whole_and_read_back_in_batches(
     gradebook.save()
     config = district_config(sandbox)
     plan = plan_sync(config, GP_FALL, connect=connector(gradebook.path), as_of=AS_OF)
-    monkeypatch.setattr("pipeline.sink.plan.READ_ROWS", 3)
+    monkeypatch.setattr("pipeline.sink.plan.READ_ROWS", 3)  # in batches of 3
     for run_id in ("first", "second"):  # each run's plan is kept whole
         stored = store_plan(connector(gradebook.path), config, GP_FALL, run_id, dry_run=True,
                             as_of=AS_OF)
