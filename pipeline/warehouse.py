@@ -199,7 +199,7 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("passback.sync_ledger", "sis_sourced_id", "VARCHAR"),
     # The stored plan is what the sender reads (pipeline/sink/plan.py, written in SQL): a
     # result's line item, the SIS's sourcedIds to address, the fields where the SIS differs,
-    # whether a result's line item is held before sending, and the send order within the run.
+    # whether a result's line item is held before sending, and the order of the removals.
     ("passback.sync_plan", "line_item_sourced_id", "VARCHAR"),
     ("passback.sync_plan", "sis_sourced_id", "VARCHAR"),
     ("passback.sync_plan", "sis_line_item_sourced_id", "VARCHAR"),

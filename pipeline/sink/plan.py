@@ -59,6 +59,7 @@ from pipeline.sink.plan_sql import (
     FROZEN_REASON,
     HELD,
     PUTS,
+    SEND_ORDER,
     WRITES,
     older_hashes_sql,
     plan_insert_sql,
@@ -275,7 +276,7 @@ def _stored_query(plan: SyncPlan, kinds: tuple[str, ...],
         where, params["entity"] = " AND entity = $entity", entity
     return (f"SELECT {_READ_COLUMNS} FROM {plan.stored.table} WHERE district = $district "
             "AND grading_period_sourced_id = $gp AND run_id = $run_id "
-            f"AND list_contains($kinds, action){where} ORDER BY seq"), params
+            f"AND list_contains($kinds, action){where} ORDER BY {SEND_ORDER}"), params
 
 
 def _spool_path(conn: duckdb.DuckDBPyConnection) -> Path:
@@ -353,8 +354,6 @@ def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_
     reads = dict(conn.execute("SELECT entity, max(started_at) FROM passback.sis_reads "
                               "WHERE district = $district GROUP BY entity",
                               {"district": district}).fetchall())
-    # Each row's `seq` is its place in the partition, entity after entity, removals last.
-    offsets = {LINE_ITEMS: 0, RESULTS: sizes.get(LINE_ITEMS, 0)}
     written = 0
     conn.register("plan_legacy", legacy)
     try:
@@ -364,12 +363,11 @@ def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_
                                       zone=builder.zone.key, modified=builder.modified,
                                       closed=closed, reconcile=reconcile,
                                       keep_sis_edits=config.passback.sis_edits == "keep")
-                bound = params | {"offset": offsets[entity]}
+                bound = dict(params)
                 if reconcile:
                     bound["last_read"] = reads.get(entity)
                 written += _inserted(conn.execute(sql, bound))
-            accepted = sum(sizes.values())
-            conn.execute(removals_insert_sql(target), params | {"offset": accepted}
+            conn.execute(removals_insert_sql(target), params
                          | _removal(closed, config.passback.propagate_deletions))
     finally:
         conn.unregister("plan_legacy")
@@ -378,7 +376,8 @@ def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_
         "grading_period_sourced_id = $grading_period AND run_id = $run_id GROUP BY action",
         {"district": district, "grading_period": grading_period, "run_id": run_id}
     ).fetchall())
-    counts["unchanged"] = accepted - written  # every accepted row is written or unchanged
+    # Every accepted row is written or unchanged.
+    counts["unchanged"] = sum(sizes.values()) - written
     return SyncPlan(district, grading_period, closed, hrefs=builder.hrefs,
                     planned={name: int(counts.get(name, 0)) for name in ACTIONS},
                     legacy=legacy if legacy.num_rows else None)
@@ -398,8 +397,9 @@ PLAN_MEMORY_LIMIT = "1GB"
 
 @contextmanager
 def _planning_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The memory limit of planning, and no insertion order to keep (each row carries its
-    place, `seq`), for the statements in the block; the connection's own settings after."""
+    """The memory limit of planning, and no insertion order to keep (rows are sorted when
+    read, `SEND_ORDER`), for the statements in the block; the connection's own settings
+    after."""
     settings = {"memory_limit": PLAN_MEMORY_LIMIT, "preserve_insertion_order": "false"}
     before = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0]
               for name in settings}

@@ -4,7 +4,7 @@ ledger and with what the SIS held when last read, and written to a plan table in
 
 No row becomes a Python object: DuckDB builds each record as JSON text
 (`pipeline.sink.payloads.record_sql`), hashes it, decides its action and writes it with its
-reason, body and send order (`seq`). `unchanged` rows are filtered out before the write; the
+reason and body. `unchanged` rows are filtered out before the write; the
 caller counts them as the partition's rows less the rows written. Results are planned after
 line items and read their line item's action from the rows just written (a result under a
 refused line item is `blocked`; a refused result whose line item is written again is retried).
@@ -32,6 +32,11 @@ ACTIONS = ("create", "update", "restore", "overwrite", "delete", "unchanged", "k
            "refused", "blocked", "invalid", "stopped", "frozen")
 # Line items the SIS holds as planned before anything is sent (their results may go at once).
 HELD = ("unchanged", "kept")
+# The order a plan's rows are sent (and listed) in: line items by sourcedId, then results by
+# line item and sourcedId, then the removals (numbered by `seq`: results first). Sorted when
+# the plan is read, not when it is written: a nightly plan writes few of the rows it plans.
+SEND_ORDER = ("seq IS NOT NULL, seq, entity = 'results', line_item_sourced_id NULLS FIRST, "
+              "sourced_id")
 # The plan table's rows come from here (the two plan tables share these columns).
 CHANGE_TYPE = "STRUCT(field VARCHAR, sis VARCHAR, planned VARCHAR)[]"
 FROZEN_REASON = "the grading period is closed"
@@ -180,10 +185,9 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
                     closed: bool, keep_sis_edits: bool, reconcile: bool = True) -> str:
     """The statement that writes one entity's plan rows (all but `unchanged`) to `target`.
 
-    Parameters: $district, $grading_period, $run_id, $planned_at, $dry_run, $last_read (when
-    the last read of the entity from the SIS started; NULL: never) and $offset (the
-    partition's rows of the entities planned before: `seq` goes on from there, the row's
-    place in the partition). The relation `plan_legacy`
+    Parameters: $district, $grading_period, $run_id, $planned_at, $dry_run and $last_read
+    (when the last read of the entity from the SIS started; NULL: never). The rows are not
+    sorted here: their send order is their keys' (`SEND_ORDER`). The relation `plan_legacy`
     (entity, sourced_id, old_hash, new_hash) names the ledger rows whose older-release hash
     is this payload's (see plan.py)."""
     record = record_sql(entity, version, zone, modified)
@@ -196,16 +200,12 @@ def plan_insert_sql(entity: str, *, target: str, version: str, zone: str, modifi
     line_item_action = "lia.action" if results else "NULL::VARCHAR"
     action, reason = _decision(entity, closed, keep_sis_edits)
     puts = _names(PUTS)
-    order = "line_item_sourced_id, sourced_id" if results else "sourced_id"
     held = f"coalesce(line_item_action IN ({_names(HELD)}), FALSE)" if results else "NULL"
     return f"""
 INSERT INTO {target} BY NAME
 WITH {actions}
 ordered AS (
-    -- The send order, numbered before any record is built: the sort carries the row's few
-    -- columns, not its JSON (every row is numbered; unchanged ones leave gaps).
-    SELECT *, row_number() OVER (ORDER BY {order}) AS position
-    FROM passback.{entity}
+    SELECT * FROM passback.{entity}
     WHERE district = $district AND grading_period_sourced_id = $grading_period),
 compared AS (
     SELECT a.*{line_item}, {problem_sql(entity, version)} AS problem,
@@ -238,8 +238,7 @@ SELECT {_RUN_COLUMNS}, '{entity}' AS entity, sourced_id,
        CASE WHEN pre_action IN ({puts}) AND NOT broken THEN {record} END AS payload,
        line_item_sourced_id, sis_sourced_id, sis_line_item_sourced_id,
        CASE WHEN pre_action <> 'blocked' THEN sis_changes END AS changes,
-       {held} AS line_item_held,
-       $offset + position AS seq
+       {held} AS line_item_held
 FROM checked a
 WHERE pre_action <> 'unchanged'
 """
@@ -260,7 +259,7 @@ def _accepted(join: str, where: str) -> str:
 
 def removals_insert_sql(target: str) -> str:
     """The statement that writes the partition's removals to `target` (parameters as
-    `plan_insert_sql`'s, and $action, $reason)."""
+    `plan_insert_sql`'s, and $action, $reason), each with its place among them (`seq`)."""
     here = _accepted("", " AND x.grading_period_sourced_id = $grading_period")
     elsewhere = _accepted("SEMI JOIN candidates c ON c.entity = '{entity}' "
                           "AND c.sourced_id = x.sourced_id", "")
@@ -280,7 +279,7 @@ gone AS (
 SELECT {_RUN_COLUMNS}, l.entity, l.sourced_id, $action AS action, $reason AS reason,
        l.payload_hash, l.line_item_sourced_id, l.sis_sourced_id,
        lil.sis_sourced_id AS sis_line_item_sourced_id,
-       $offset + row_number() OVER (ORDER BY l.entity = 'line_items', l.sourced_id) AS seq
+       row_number() OVER (ORDER BY l.entity = 'line_items', l.sourced_id) AS seq
 FROM gone l
 {_SIS_LINE_ITEMS.format(line_item="l.line_item_sourced_id")}
 """
