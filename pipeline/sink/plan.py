@@ -176,7 +176,7 @@ class SyncPlan:
                 rows = reader.execute(sql, params).fetchall()
             yield from (_action(row, self.grading_period_sourced_id) for row in rows)
             return
-        with self.stored.connect() as reader:
+        with self.stored.connect() as reader, _planning_settings(reader, keep_order=True):
             spool = _spool_path(reader)
             reader.execute(f"COPY ({query}) TO '{spool}' (FORMAT parquet)", params)
         try:
@@ -396,11 +396,14 @@ PLAN_MEMORY_LIMIT = "1GB"
 
 
 @contextmanager
-def _planning_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The memory limit of planning, and no insertion order to keep (rows are sorted when
-    read, `SEND_ORDER`), for the statements in the block; the connection's own settings
-    after."""
-    settings = {"memory_limit": PLAN_MEMORY_LIMIT, "preserve_insertion_order": "false"}
+def _planning_settings(conn: duckdb.DuckDBPyConnection, *,
+                       keep_order: bool = False) -> Iterator[None]:
+    """The memory limit of planning, and (unless `keep_order`) no insertion order to keep
+    (rows are sorted when read, `SEND_ORDER`), for the statements in the block; the
+    connection's own settings after."""
+    settings = {"memory_limit": PLAN_MEMORY_LIMIT}
+    if not keep_order:
+        settings["preserve_insertion_order"] = "false"
     before = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0]
               for name in settings}
     for name, value in settings.items():
