@@ -179,13 +179,13 @@ class SyncPlan:
         with self.stored.connect() as reader, _planning_settings(reader, keep_order=True):
             spool = _spool_path(reader)
             reader.execute(f"COPY ({query}) TO '{spool}' (FORMAT parquet)", params)
-        try:
-            for batch in pq.ParquetFile(spool).iter_batches(batch_size=READ_ROWS):
+        # Unlinked once open: read through the handle, and gone even if the process dies.
+        with open(spool, "rb") as handle:
+            spool.unlink()
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_ROWS):
                 for row in zip(*(batch.column(i).to_pylist()
                                  for i in range(batch.num_columns)), strict=True):
                     yield _action(row, self.grading_period_sourced_id)
-        finally:
-            spool.unlink(missing_ok=True)
 
     def writes(self, entity: str, kinds: tuple[str, ...] = WRITES) -> Iterator[Action]:
         """The actions of one entity that send a request, in send order: line items by
