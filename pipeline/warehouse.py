@@ -197,6 +197,15 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # Where the SIS allocated its own sourcedId for a record Passback created (a bulk POST's
     # `sourcedIdPairs`): updates, reads and reconciliation address the SIS's. NULL: the same.
     ("passback.sync_ledger", "sis_sourced_id", "VARCHAR"),
+    # The stored plan is what the sender reads (pipeline/sink/plan.py, written in SQL): a
+    # result's line item, the SIS's sourcedIds to address, the fields where the SIS differs,
+    # whether a result's line item is held before sending, and the order of the removals.
+    ("passback.sync_plan", "line_item_sourced_id", "VARCHAR"),
+    ("passback.sync_plan", "sis_sourced_id", "VARCHAR"),
+    ("passback.sync_plan", "sis_line_item_sourced_id", "VARCHAR"),
+    ("passback.sync_plan", "changes", "STRUCT(field VARCHAR, sis VARCHAR, planned VARCHAR)[]"),
+    ("passback.sync_plan", "line_item_held", "BOOLEAN"),
+    ("passback.sync_plan", "seq", "BIGINT"),
 ]
 
 

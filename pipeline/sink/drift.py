@@ -69,14 +69,15 @@ def record_drift(connect: Connect, plan: SyncPlan, run_id: str) -> int:
     not compared, so its drift is left as last seen."""
     if plan.closed:
         return 0
-    drifted = [a for a in plan.actions if a.action in DRIFT_ACTIONS and a.changes]
-    rows = [(a.entity, a.sourced_id, name, planned, held, a.action)
-            for a in drifted for name, held, planned in a.changes]
-    batch = pa.Table.from_pylist([dict(zip(_BATCH.names, row, strict=True)) for row in rows],
-                                 schema=_BATCH)
     params = {"district": plan.district, "grading_period": plan.grading_period_sourced_id,
               "now": datetime.now(UTC)}
     with connect() as conn, transaction(conn):
+        # Read from the plan (a stored plan's rows on this connection): a few rows.
+        drifted = [a for a in plan.select(DRIFT_ACTIONS, conn=conn) if a.changes]
+        rows = [(a.entity, a.sourced_id, name, planned, held, a.action)
+                for a in drifted for name, held, planned in a.changes]
+        batch = pa.Table.from_pylist(
+            [dict(zip(_BATCH.names, row, strict=True)) for row in rows], schema=_BATCH)
         if rows:
             conn.register("drift_batch", batch)
             conn.execute(_UPSERT, params | {"run_id": run_id})

@@ -69,8 +69,7 @@ class Execution:
     def run(self) -> SyncCounters:
         """Send every write of the plan in order; raise if the SIS refuses our credentials."""
         self.counters.total = self.plan.planned_requests
-        self.accepted_line_items = {a.sourced_id for a in self.plan.actions
-                                    if a.entity == LINE_ITEMS and a.action in HELD}
+        self.accepted_line_items = self.plan.held_line_items()
         self._phase(self.plan.writes(LINE_ITEMS, PUTS))
         self._phase(self._results_ready())
         self._phase(self.plan.writes(RESULTS, ("delete",)))

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.sink.history import people
-from pipeline.sink.plan import Action, SyncPlan
+from pipeline.sink.plan import ACTIONS, Action, SyncPlan
 
 # Fields of a record that are no content of it: when it was last written, its own id.
 _NOT_COMPARED = {"dateLastModified", "sourcedId"}
@@ -120,7 +120,7 @@ def _keyed(conn: duckdb.DuckDBPyConnection, sql: str, district: str,
 
 def plan_changes(conn: duckdb.DuckDBPyConnection, plan: SyncPlan) -> list[PlannedChange]:
     """What the plan would do, object by object, with old -> new values where they are known."""
-    shown = [a for a in plan.actions if a.action != "unchanged"]
+    shown = list(plan.select(tuple(a for a in ACTIONS if a != "unchanged")))
     needs_old = [a for a in shown if not a.changes and a.body is not None
                  and a.action in ("update", "restore", "overwrite")]
     accepted = _keyed(conn, _LAST_ACCEPTED_SQL, plan.district, needs_old)

@@ -11,53 +11,80 @@ built into its OneRoster record and hashed; the ledger says what the SIS last ac
   when the district turns `passback.propagate_deletions` on (the SIS is the system of record);
 - frozen: the grading period is closed: a closed period is never written again.
 
+The plan is computed and written in DuckDB (pipeline/sink/plan_sql.py): a run's plan goes
+straight into `passback.sync_plan` (`store_plan`), every action but `unchanged`, which is only
+counted, and the sender reads it back in batches through short connections
+(`SyncPlan.writes`). A plan that writes nothing (`plan_partition`: `passback plan`, tests,
+benchmarks) goes to a temporary table of the connection and comes back as `actions`.
+
 A planned record is what the SIS stores: its references name a sourcedId and a type, with no
 `href` (the writer adds them from the district's base URL when it sends), so neither its
-hash nor the plan depends on where the SIS is reached. A ledger hash from before that
-(`is_legacy_hash`) is compared the old way, over the body with today's hrefs; when it matches,
-the action carries it (`legacy_hash`) so `run_sync` rewrites the ledger row to the new hash.
+hash nor the plan depends on where the SIS is reached. A ledger hash from an older release
+(`v2:`, or unprefixed from before hashes left the base URL out) is checked once in Python
+against today's payload (`older_hashes`); where it is this payload's, the plan treats it as
+the same, and `run_sync` rewrites the ledger row to today's hash.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import tempfile
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
-from pipeline.oneroster.bodies import body_problem
 from pipeline.oneroster.references import Hrefs
-from pipeline.sink.ledger import REJECTED, SENT
 from pipeline.sink.payloads import (
     LINE_ITEMS,
     RESULTS,
     PayloadBuilder,
     is_legacy_hash,
     legacy_payload_hash,
-    payload_hash,
+    v2_payload_hash,
     wrap,
 )
+from pipeline.sink.plan_sql import (
+    ACTIONS,
+    FROZEN_REASON,
+    HELD,
+    PUTS,
+    SEND_ORDER,
+    WRITES,
+    older_hashes_sql,
+    plan_insert_sql,
+    removals_insert_sql,
+)
+from pipeline.warehouse import ADDED_COLUMNS, SINK_TABLES
+
+__all__ = ["ACTIONS", "HELD", "PUTS", "WRITES", "Action", "SyncPlan", "plan_partition",
+           "write_plan"]
 
 JSON = dict[str, Any]
-# restore: the ledger says the SIS accepted it, the SIS (read after that) does not hold it;
-# overwrite: the SIS holds other values than Passback last wrote (`sis_edits: overwrite`);
-# kept: the same, left as the SIS has it (`sis_edits: keep`).
-PUTS = ("create", "update", "restore", "overwrite")
-WRITES = (*PUTS, "delete")
-ACTIONS = ("create", "update", "restore", "overwrite", "delete", "unchanged", "kept",
-           "refused", "blocked", "invalid", "stopped", "frozen")
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+Change = tuple[str, str | None, str | None]
 
 _CLOSED_SQL = f"""
 SELECT sourced_id FROM sis.academic_sessions
 WHERE district = $district AND type = 'gradingPeriod' AND {CLOSED_PREDICATE}
 """
+# Ledger rows whose older-release hash is today's payload's (see the module doc).
+LEGACY_SCHEMA = pa.schema([("entity", pa.string()), ("sourced_id", pa.string()),
+                           ("old_hash", pa.string()), ("new_hash", pa.string())])
+# Rows of a stored plan turned into actions at a time (see `SyncPlan.select`).
+READ_ROWS = 5_000
+_READ_COLUMNS = ("entity, sourced_id, action, line_item_sourced_id, payload, payload_hash, "
+                 "reason, changes, sis_sourced_id, sis_line_item_sourced_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +96,8 @@ class Action:
     action: str
     grading_period_sourced_id: str
     line_item_sourced_id: str | None = None
-    # The OneRoster record to PUT (create / update), as compact JSON: a plan holds one per
-    # write, and as a dict each took about 1.75 KB (a first sync of 50,000 students plans
-    # 2.8 million writes); the encoded record is about a third of that.
-    # References carry no href (see the module doc).
+    # The OneRoster record to PUT (create / update), as compact JSON, references without
+    # href (see the module doc).
     body: bytes | None = None
     payload_hash: str | None = None
     reason: str | None = None
@@ -81,7 +106,7 @@ class Action:
     legacy_hash: str | None = None
     # Where the SIS's values differ from this record's: (field, value in the SIS, value
     # planned), as text; for drift (overwrite / kept) and for updates the SIS was read for.
-    changes: tuple[tuple[str, str | None, str | None], ...] = ()
+    changes: tuple[Change, ...] = ()
     # Where the SIS allocated its own sourcedId when Passback created the record (the
     # ledger's `sis_sourced_id`; see a bulk POST's `sourcedIdPairs`): requests about this
     # record address the SIS's. For a result, its line item's SIS sourcedId likewise.
@@ -96,9 +121,20 @@ class Action:
         return None if self.body is None else json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class StoredPlan:
+    """Where a plan's rows are: a run's rows of a plan table, read through `connect`."""
+
+    connect: Connect
+    run_id: str
+    table: str = "passback.sync_plan"
+
+
 @dataclass
 class SyncPlan:
-    """The plan of one district and grading period."""
+    """The plan of one district and grading period: its rows in `actions` (a plan that was not
+    stored, or one built by hand) or in a plan table (`stored`), and the count of each action
+    (`planned`; counted from `actions` when None)."""
 
     district: str
     grading_period_sourced_id: str
@@ -106,38 +142,160 @@ class SyncPlan:
     actions: list[Action] = field(default_factory=list)
     # Where the district's references point today: only for showing bodies as sent.
     hrefs: Hrefs | None = None
+    planned: dict[str, int] | None = None
+    stored: StoredPlan | None = None
+    # Ledger rows whose older-release hash is this plan's payload (LEGACY_SCHEMA); None: none.
+    legacy: pa.Table | None = None
 
     def counts(self) -> dict[str, int]:
         """How many objects fall under each action (every action named, zeros included)."""
-        found = Counter(a.action for a in self.actions)
+        found = self.planned if self.planned is not None else \
+            Counter(a.action for a in self.actions)
         return {name: found.get(name, 0) for name in ACTIONS}
 
-    def writes(self, entity: str, kinds: tuple[str, ...] = WRITES) -> list[Action]:
-        """The actions of one entity that send a request."""
-        return [a for a in self.actions if a.entity == entity and a.action in kinds]
+    def select(self, kinds: tuple[str, ...], entity: str | None = None, *,
+               conn: duckdb.DuckDBPyConnection | None = None,
+               limit: int | None = None) -> Iterator[Action]:
+        """The actions of these kinds (of one entity, or both) in send order.
+
+        A stored plan is read in one short connection (or on `conn`): the first `limit`
+        rows, or all of them at once when read on `conn` (removals, drift: a few rows), or
+        else spooled in send order to a Parquet file beside the warehouse and read back from
+        it `READ_ROWS` at a time, with no connection open while the caller works (a sender
+        waits on the SIS between batches). One sort, not a query per batch: paging through
+        millions of rows with `LIMIT` cost DuckDB a scan per page."""
+        if self.stored is None:
+            found = (a for a in self.actions if a.action in kinds
+                     and (entity is None or a.entity == entity))
+            yield from (found if limit is None else _first(found, limit))
+            return
+        query, params = _stored_query(self, kinds, entity)
+        if limit is not None or conn is not None:
+            sql = query + (f" LIMIT {int(limit)}" if limit is not None else "")
+            with nullcontext(conn) if conn is not None else self.stored.connect() as reader:
+                rows = reader.execute(sql, params).fetchall()
+            yield from (_action(row, self.grading_period_sourced_id) for row in rows)
+            return
+        with self.stored.connect() as reader, _planning_settings(reader, keep_order=True):
+            spool = _spool_path(reader)
+            reader.execute(f"COPY ({query}) TO '{spool}' (FORMAT parquet)", params)
+        # Unlinked once open: read through the handle, and gone even if the process dies.
+        with open(spool, "rb") as handle:
+            spool.unlink()
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_ROWS):
+                for row in zip(*(batch.column(i).to_pylist()
+                                 for i in range(batch.num_columns)), strict=True):
+                    yield _action(row, self.grading_period_sourced_id)
+
+    def writes(self, entity: str, kinds: tuple[str, ...] = WRITES) -> Iterator[Action]:
+        """The actions of one entity that send a request, in send order: line items by
+        sourcedId, results by line item then sourcedId, deletions results first."""
+        return self.select(tuple(k for k in kinds if k in WRITES), entity)
+
+    def held_line_items(self) -> set[str]:
+        """Line items the SIS holds as planned before anything is sent (`HELD`), of those
+        the plan's result writes sit under: their results may go at once."""
+        if self.stored is None:
+            return {a.sourced_id for a in self.actions
+                    if a.entity == LINE_ITEMS and a.action in HELD}
+        with self.stored.connect() as conn:
+            rows = conn.execute(
+                f"SELECT DISTINCT line_item_sourced_id FROM {self.stored.table} "
+                "WHERE district = $district AND grading_period_sourced_id = $gp "
+                "AND run_id = $run_id AND entity = 'results' AND line_item_held",
+                {"district": self.district, "gp": self.grading_period_sourced_id,
+                 "run_id": self.stored.run_id}).fetchall()
+        return {row[0] for row in rows}
 
     @property
     def planned_requests(self) -> int:
         """Requests the plan sends when nothing fails (retries not counted)."""
-        return sum(1 for a in self.actions if a.action in WRITES)
+        counts = self.counts()
+        return sum(counts[a] for a in WRITES)
 
     def legacy_hashes(self) -> list[Action]:
-        """Actions that send nothing and whose ledger row holds an old-style hash of them."""
-        return [a for a in self.actions if a.legacy_hash is not None and a.body is None]
+        """Actions that send nothing and whose ledger row holds an older-release hash of
+        their payload (`unchanged`, `kept`, `refused`)."""
+        if self.legacy is None or not self.legacy.num_rows:
+            return []
+        if self.stored is None:
+            sent = {(a.entity, a.sourced_id): a.action for a in self.actions}
+        else:  # the stored rows of these objects only
+            with self.stored.connect() as conn:
+                conn.register("legacy_keys", self.legacy.select(["entity", "sourced_id"]))
+                rows = conn.execute(
+                    f"SELECT p.entity, p.sourced_id, p.action FROM {self.stored.table} p "
+                    "SEMI JOIN legacy_keys k ON k.entity = p.entity AND k.sourced_id = "
+                    "p.sourced_id WHERE p.district = $district AND "
+                    "p.grading_period_sourced_id = $gp AND p.run_id = $run_id",
+                    {"district": self.district, "gp": self.grading_period_sourced_id,
+                     "run_id": self.stored.run_id}).fetchall()
+                conn.unregister("legacy_keys")
+            sent = {(entity, sourced_id): action for entity, sourced_id, action in rows}
+        found = []
+        for row in self.legacy.to_pylist():
+            action = sent.get((row["entity"], row["sourced_id"]), "unchanged")
+            if action in ("unchanged", "kept", "refused"):
+                found.append(Action(row["entity"], row["sourced_id"], action,
+                                    self.grading_period_sourced_id,
+                                    payload_hash=row["new_hash"], legacy_hash=row["old_hash"]))
+        return found
 
     def samples(self, per_action: int = 2) -> dict[str, list[JSON]]:
         """A few sample payloads per write action, as sent (sourcedIds only: no student
         names)."""
         found: dict[str, list[JSON]] = {}
-        for item in self.actions:
-            if item.action in WRITES and len(found.setdefault(item.action, [])) < per_action:
+        for kind in WRITES:
+            for item in self.select((kind,), limit=per_action):
                 record = item.record
                 if record is not None and self.hrefs is not None:
                     record = self.hrefs.link(record)
-                found[item.action].append(
+                found.setdefault(kind, []).append(
                     wrap(item.entity, record) if record is not None
                     else {"DELETE": f"{item.entity}/{item.sourced_id}"})
         return found
+
+
+def _first(actions: Iterator[Action], count: int) -> list[Action]:
+    found = []
+    for action in actions:
+        found.append(action)
+        if len(found) == count:
+            break
+    return found
+
+
+def _stored_query(plan: SyncPlan, kinds: tuple[str, ...],
+                  entity: str | None) -> tuple[str, JSON]:
+    """The query of a stored plan's actions of these kinds, in send order, and its parameters."""
+    assert plan.stored is not None
+    params: JSON = {"district": plan.district, "gp": plan.grading_period_sourced_id,
+                    "run_id": plan.stored.run_id, "kinds": list(kinds)}
+    where = ""
+    if entity is not None:
+        where, params["entity"] = " AND entity = $entity", entity
+    return (f"SELECT {_READ_COLUMNS} FROM {plan.stored.table} WHERE district = $district "
+            "AND grading_period_sourced_id = $gp AND run_id = $run_id "
+            f"AND list_contains($kinds, action){where} ORDER BY {SEND_ORDER}"), params
+
+
+def _spool_path(conn: duckdb.DuckDBPyConnection) -> Path:
+    """A new file name beside the warehouse (whose folder is owner-only: bodies hold grades),
+    or in the temporary folder for a warehouse in memory."""
+    row = conn.execute("SELECT path FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchone()
+    folder = Path(row[0]).parent if row and row[0] else Path(tempfile.gettempdir())
+    return folder / f".plan-{uuid.uuid4().hex}.parquet"
+
+
+def _action(row: tuple[Any, ...], grading_period: str) -> Action:
+    (entity, sourced_id, action, line_item, payload, digest, reason, changes, sis_id,
+     sis_line_item) = row
+    return Action(entity, sourced_id, action, grading_period, line_item,
+                  body=payload.encode("utf-8") if payload is not None else None,
+                  payload_hash=digest, reason=reason,
+                  changes=tuple((c["field"], c["sis"], c["planned"]) for c in changes or ()),
+                  sis_sourced_id=sis_id, sis_line_item_sourced_id=sis_line_item)
 
 
 def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
@@ -148,266 +306,154 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
     return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
-# What the ledger says of a row, with or without the SIS compared.
-_LEDGER_COLUMNS = """
-       l.payload_hash AS ledger_hash, l.state AS ledger_state,
-       coalesce(l.first_sent_at IS NOT NULL AND l.state <> 'deleted', FALSE) AS ledger_sent,"""
-
-# The partition's accepted rows, each with its ledger state and what the SIS held of it when
-# last read, in the order they are sent. The rules layer's bookkeeping columns are left out:
-# they are in no OneRoster record, and turning them (time-zone-aware timestamps among them)
-# into Python objects per row buys nothing; so are the SIS's timestamps, compared here.
-# - `ledger_sent`: the SIS holds an object under this sourcedId (sent once, not deleted);
-# - `sis_state`: what the SIS's gradebook, read (`passback.sis_reads`, written by the extract
-#   with the rows it read) after the ledger's last write of this object, says of it; NULL
-#   when there is nothing to reconcile (held as sent, or not read since our write):
-#   `missing` (the read did not find it), `edited` (it differs, and the SIS changed it after
-#   our last write), `resent` (it differs, a difference was recorded before in
-#   passback.sync_drift and Passback wrote it again since: the SIS stores it its own way),
-#   `lost` (it differs, unchanged in the SIS since our write: the write did not hold);
-# - `sis_changes`: the fields whose values in the SIS differ from this row's (NULL if none).
-# Two columns, not five: every row becomes a Python dict, and most rows need neither.
-_RECONCILE_SQL = """
-       CASE WHEN NOT coalesce(l.last_sent_at < (
-                     SELECT max(started_at) FROM passback.sis_reads
-                     WHERE district = $district AND entity = '{entity}'), FALSE) THEN NULL
-            WHEN s.sourced_id IS NULL THEN 'missing'
-            WHEN NOT ({differs}) THEN NULL
-            WHEN s.date_last_modified > l.last_sent_at THEN 'edited'
-            WHEN l.last_sent_at > d.drift_seen THEN 'resent'
-            ELSE 'lost' END AS sis_state,
-       CASE WHEN s.sourced_id IS NOT NULL AND ({differs})
-            THEN list_filter([{fields}], lambda x: x IS NOT NULL) END AS sis_changes
-"""
-# When each open difference was first seen, per object (a handful of rows, not millions).
-_DRIFT_JOIN = """
-LEFT JOIN (SELECT sourced_id, max(first_seen_at) AS drift_seen FROM passback.sync_drift
-           WHERE district = $district AND entity = '{entity}' AND resolved_at IS NULL
-           GROUP BY sourced_id) d ON d.sourced_id = a.sourced_id
-"""
-
-
-def _field(name: str, planned: str, held: str) -> str:
-    """One compared field: a (field, in the SIS, planned) struct where they differ, else NULL."""
-    return (f"CASE WHEN ({planned}) IS DISTINCT FROM ({held}) THEN {{'field': '{name}', "
-            f"'sis': CAST(({held}) AS VARCHAR), 'planned': CAST(({planned}) AS VARCHAR)}} END")
-
-
-# What the SIS stores of each field Passback writes, as `sis.*` flattens it (dates by their
-# calendar day: line items are written at local noon, whose UTC date is the local one).
-_COMPARED = {
-    LINE_ITEMS: [
-        ("title", "a.title", "s.title"),
-        ("description", "nullif(a.description, '')", "nullif(s.description, '')"),
-        ("assignDate", "a.assign_date", "s.assign_date"),
-        ("dueDate", "a.due_date", "s.due_date"),
-        ("class", "a.class_sourced_id", "s.class_sourced_id"),
-        ("category", "a.category_sourced_id", "s.category_sourced_id"),
-        ("gradingPeriod", "a.grading_period_sourced_id", "s.grading_period_sourced_id"),
-        ("resultValueMin", "coalesce(a.result_value_min, 0.0)", "s.result_value_min"),
-        ("resultValueMax", "a.result_value_max", "s.result_value_max"),
-    ],
-    RESULTS: [
-        ("score", "a.score", "s.score"),
-        ("scoreStatus", "a.score_status", "s.score_status"),
-        ("scoreDate", "a.score_date", "s.score_date"),
-        ("lineItem", "a.line_item_sourced_id", "s.line_item_sourced_id"),
-        ("student", "a.student_sourced_id", "s.student_sourced_id"),
-    ],
-}
-
-
-# The same columns with the SIS left out: the ledger alone (for measuring what comparing
-# with the SIS costs; see `plan_partition`'s `reconcile`).
-_LEDGER_ONLY_SQL = """
-       NULL AS sis_state, NULL AS sis_changes
-"""
-
-
-def _partition_sql(entity: str, excluded: str, order: str, *, reconcile: bool = True) -> str:
-    compared = _COMPARED[entity]
-    fields = ", ".join(_field(*one) for one in compared)
-    differs = " OR ".join(f"({planned}) IS DISTINCT FROM ({held})" for _, planned, held in compared)
-    columns = _RECONCILE_SQL.format(entity=entity, fields=fields, differs=differs) \
-        if reconcile else _LEDGER_ONLY_SQL
-    sis_join = (f"LEFT JOIN sis.{entity} s ON s.district = a.district "
-                "AND s.sourced_id = a.sourced_id" + _DRIFT_JOIN.format(entity=entity)
-                ) if reconcile else ""
-    return f"""
-SELECT a.* EXCLUDE ({excluded}),{_LEDGER_COLUMNS}{columns}
-FROM passback.{entity} a
-LEFT JOIN passback.sync_ledger l
-  ON l.district = a.district AND l.entity = '{entity}' AND l.sourced_id = a.sourced_id
-{sis_join}
-WHERE a.district = $district AND a.grading_period_sourced_id = $grading_period
-ORDER BY {order}
-"""
-
-
-_SHAPES = {
-    LINE_ITEMS: ("district, assignment_id, assessment_id, teacher_user_id, updated_at, as_of, "
-                 "computed_at", "a.sourced_id"),
-    RESULTS: ("district, assignment_id, missing_is_zero, updated_at, as_of, computed_at",
-              "a.line_item_sourced_id, a.sourced_id"),
-}
-# (entity, reconcile) -> the partition's query.
-_PARTITION_SQL = {(entity, reconcile): _partition_sql(entity, *shape, reconcile=reconcile)
-                  for entity, shape in _SHAPES.items() for reconcile in (True, False)}
-# What the SIS holds from this partition that the district no longer accepts anywhere:
-# results before line items, so a deletion never leaves results under a missing line item.
-# A record that moved to another grading period is still accepted (the other partition
-# writes it, and deleting it here would race that write), hence the district-wide anti-join.
-_REMOVALS_SQL = """
-SELECT l.entity, l.sourced_id, l.line_item_sourced_id, l.payload_hash
-FROM passback.sync_ledger l
-WHERE l.district = $district AND l.grading_period_sourced_id = $grading_period
-  AND l.first_sent_at IS NOT NULL AND l.state <> 'deleted'
-  AND ((l.entity = 'results' AND NOT EXISTS (
-          SELECT 1 FROM passback.results r
-          WHERE r.district = l.district AND r.sourced_id = l.sourced_id))
-    OR (l.entity = 'line_items' AND NOT EXISTS (
-          SELECT 1 FROM passback.line_items li
-          WHERE li.district = l.district AND li.sourced_id = l.sourced_id)))
-ORDER BY l.entity = 'line_items', l.sourced_id
-"""
-# Rows converted to Python at a time: the partition never exists as one list of dicts.
-_BATCH_ROWS = 10_000
-
-
-def _partition_rows(conn: duckdb.DuckDBPyConnection, entity: str, district: str,
-                    grading_period: str, reconcile: bool = True) -> Iterator[JSON]:
-    """This partition's accepted rows of one entity with their ledger state, batch by batch.
-
-    The caller must consume it before running another query on `conn` (which would close
-    this result)."""
+def older_hashes(conn: duckdb.DuckDBPyConnection, builder: PayloadBuilder, district: str,
+                 grading_period: str, batch_rows: int = 10_000) -> pa.Table:
+    """Ledger rows of the partition whose hash, from an older release, is today's payload's:
+    `v2:` over the record, or unprefixed over the body with today's hrefs. Each such row is
+    built in Python here, once: `run_sync` rewrites it to today's hash (LEGACY_SCHEMA)."""
+    columns: dict[str, list[str]] = {name: [] for name in LEGACY_SCHEMA.names}
     params = {"district": district, "grading_period": grading_period}
-    cursor = conn.execute(_PARTITION_SQL[entity, reconcile], params)
-    names = [column[0] for column in cursor.description]
-    while batch := cursor.fetchmany(_BATCH_ROWS):
-        for row in batch:
-            yield dict(zip(names, row, strict=True))
+    for entity in (LINE_ITEMS, RESULTS):
+        cursor = conn.execute(older_hashes_sql(entity, builder.version, builder.zone.key),
+                              params)
+        names = [column[0] for column in cursor.description]
+        while batch := cursor.fetchmany(batch_rows):
+            for values in batch:
+                row = dict(zip(names, values, strict=True))
+                record = builder.content(entity, row)
+                held = row["held"]
+                if held == v2_payload_hash(record) or (
+                        is_legacy_hash(held)
+                        and held == legacy_payload_hash(builder.hrefs.link(record))):
+                    for name, value in zip(LEGACY_SCHEMA.names, (
+                            entity, row["sourced_id"], held, row["new_hash"]), strict=True):
+                        columns[name].append(value)
+    return pa.Table.from_pydict(columns, schema=LEGACY_SCHEMA)
+
+
+def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_period: str,
+               *, as_of: date, target: str, run_id: str, dry_run: bool,
+               builder: PayloadBuilder | None = None, reconcile: bool = True,
+               planned_at: datetime | None = None) -> SyncPlan:
+    """Plan one district and grading period into the plan table `target` (the run's rows,
+    every action but `unchanged`) and return the plan with its counts; its rows are read back
+    through `SyncPlan.stored`, which the caller sets. Call it inside a transaction, so the
+    counts and the rows see the same warehouse.
+
+    `reconcile=False` trusts the ledger alone (nothing restored, no drift): only to measure
+    what comparing with the SIS costs."""
+    builder = builder or PayloadBuilder.for_district(config)
+    district = config.district
+    closed = grading_period in closed_grading_periods(conn, config, as_of)
+    legacy = older_hashes(conn, builder, district, grading_period)
+    params: JSON = {"district": district, "grading_period": grading_period, "run_id": run_id,
+                    "planned_at": planned_at or datetime.now(UTC), "dry_run": dry_run}
+    partition = {"district": district, "grading_period": grading_period}
+    sizes = dict(conn.execute(_SIZES_SQL, partition).fetchall())
+    # Bound once: as a subquery in the plan, DuckDB joined it to every row.
+    reads = dict(conn.execute("SELECT entity, max(started_at) FROM passback.sis_reads "
+                              "WHERE district = $district GROUP BY entity",
+                              {"district": district}).fetchall())
+    written = 0
+    conn.register("plan_legacy", legacy)
+    try:
+        with _planning_settings(conn):
+            for entity in (LINE_ITEMS, RESULTS):
+                sql = plan_insert_sql(entity, target=target, version=builder.version,
+                                      zone=builder.zone.key, modified=builder.modified,
+                                      closed=closed, reconcile=reconcile,
+                                      keep_sis_edits=config.passback.sis_edits == "keep")
+                bound = dict(params)
+                if reconcile:
+                    bound["last_read"] = reads.get(entity)
+                written += _inserted(conn.execute(sql, bound))
+            conn.execute(removals_insert_sql(target), params
+                         | _removal(closed, config.passback.propagate_deletions))
+    finally:
+        conn.unregister("plan_legacy")
+    counts = dict(conn.execute(
+        f"SELECT action, count(*) FROM {target} WHERE district = $district AND "
+        "grading_period_sourced_id = $grading_period AND run_id = $run_id GROUP BY action",
+        {"district": district, "grading_period": grading_period, "run_id": run_id}
+    ).fetchall())
+    # Every accepted row is written or unchanged.
+    counts["unchanged"] = sum(sizes.values()) - written
+    return SyncPlan(district, grading_period, closed, hrefs=builder.hrefs,
+                    planned={name: int(counts.get(name, 0)) for name in ACTIONS},
+                    legacy=legacy if legacy.num_rows else None)
+
+
+_SIZES_SQL = """
+SELECT 'line_items', count(*) FROM passback.line_items
+WHERE district = $district AND grading_period_sourced_id = $grading_period
+UNION ALL
+SELECT 'results', count(*) FROM passback.results
+WHERE district = $district AND grading_period_sourced_id = $grading_period
+"""
+# DuckDB's share while planning: the plan's sort and joins spill to disk past it, so a
+# partition of millions of rows plans in bounded memory (the step's own Python is apart).
+PLAN_MEMORY_LIMIT = "1GB"
+
+
+@contextmanager
+def _planning_settings(conn: duckdb.DuckDBPyConnection, *,
+                       keep_order: bool = False) -> Iterator[None]:
+    """The memory limit of planning, and (unless `keep_order`) no insertion order to keep
+    (rows are sorted when read, `SEND_ORDER`), for the statements in the block; the
+    connection's own settings after."""
+    settings = {"memory_limit": PLAN_MEMORY_LIMIT}
+    if not keep_order:
+        settings["preserve_insertion_order"] = "false"
+    before = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+              for name in settings}
+    for name, value in settings.items():
+        conn.execute(f"SET {name} = '{value}'")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            conn.execute(f"SET {name} = '{value}'")
+
+
+def _inserted(cursor: duckdb.DuckDBPyConnection) -> int:
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _removal(closed: bool, propagate: bool) -> JSON:
+    """The action and reason of the partition's removals."""
+    if closed:
+        return {"action": "frozen", "reason": FROZEN_REASON}
+    if propagate:
+        return {"action": "delete", "reason": "no longer passed back"}
+    return {"action": "stopped", "reason": "no longer passed back; the SIS keeps it "
+                                           "(passback.propagate_deletions is off)"}
+
+
+_SCRATCH = "plan_scratch"  # the temporary plan table of a plan that is not stored
+
+
+def _plan_columns() -> str:
+    """`passback.sync_plan`'s columns as declared today, for a scratch copy: declared, not
+    copied, since a read-only connection to an older warehouse lacks the added columns."""
+    added = [f"{column} {kind}" for table, column, kind in ADDED_COLUMNS
+             if table == "passback.sync_plan"]
+    return ", ".join([SINK_TABLES["sync_plan"].strip(), *added])
 
 
 def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                    grading_period: str, *, as_of: date, builder: PayloadBuilder | None = None,
                    reconcile: bool = True) -> SyncPlan:
-    """The sync plan of one district and grading period (reads the warehouse, sends nothing).
-
-    `reconcile=False` trusts the ledger alone (nothing restored, no drift): only to measure
-    what comparing with the SIS costs."""
-    builder = builder or PayloadBuilder.for_district(config)
-    district, sis_edits = config.district, config.passback.sis_edits
-    closed = grading_period in closed_grading_periods(conn, config, as_of)
-    plan = SyncPlan(district, grading_period, closed, hrefs=builder.hrefs)
-    for row in _partition_rows(conn, LINE_ITEMS, district, grading_period, reconcile):
-        plan.actions.append(_plan_record(builder, LINE_ITEMS, row, grading_period, closed,
-                                         sis_edits))
-    held = {a.sourced_id for a in plan.actions if a.action in ("refused", "invalid")}
-    # A result refused under a line item the SIS lacked (or held otherwise) may be accepted
-    # once that line item is written: retried, not left `refused` until its score changes.
-    rewritten = {a.sourced_id for a in plan.actions if a.action in PUTS}
-    for row in _partition_rows(conn, RESULTS, district, grading_period, reconcile):
-        # Many results share a line item: one string object for all of them, not one per row.
-        line_item = row["line_item_sourced_id"] = sys.intern(row["line_item_sourced_id"])
-        if line_item in held and not closed:
-            plan.actions.append(Action(RESULTS, row["sourced_id"], "blocked", grading_period,
-                                       line_item, reason="its line item is not in the SIS"))
-            continue
-        plan.actions.append(_plan_record(builder, RESULTS, row, grading_period, closed,
-                                         sis_edits, retry_refused=line_item in rewritten))
-    plan.actions += _removals(conn, district, grading_period, closed,
-                              config.passback.propagate_deletions)
+    """The sync plan of one district and grading period, writing nothing to the warehouse:
+    planned into a temporary table of `conn` and read back into `actions` (every action but
+    `unchanged`, which is only counted), in send order."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SCRATCH} ({_plan_columns()})")
+    try:
+        plan = write_plan(conn, config, grading_period, as_of=as_of, target=_SCRATCH,
+                          run_id="scratch", dry_run=True, builder=builder, reconcile=reconcile)
+        plan.stored = StoredPlan(lambda: nullcontext(conn), "scratch", _SCRATCH)
+        plan.actions = list(plan.select(ACTIONS, conn=conn))
+        plan.stored = None
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_SCRATCH}")
     return plan
-
-
-def _plan_record(builder: PayloadBuilder, entity: str, row: JSON, grading_period: str,
-                 closed: bool, sis_edits: str = "overwrite", *, retry_refused: bool = False,
-                 ) -> Action:
-    """The action for one accepted row, from its record's hash, its ledger state and what the
-    SIS held of it when last read.
-
-    Only writes keep their record (it is what they send); the row is dropped."""
-    record = builder.content(entity, row)
-    digest = payload_hash(record)
-    state, held = row["ledger_state"], row["ledger_hash"]
-    legacy = None
-    if held is not None and held != digest and is_legacy_hash(held) \
-            and held == legacy_payload_hash(builder.hrefs.link(record)):
-        legacy = held  # the same payload, hashed before hrefs left the hash
-    base = {"entity": entity, "sourced_id": row["sourced_id"],
-            "grading_period_sourced_id": grading_period,
-            "line_item_sourced_id": row.get("line_item_sourced_id"), "payload_hash": digest,
-            "changes": _changes(row.get("sis_changes"))}
-    same = state is not None and (held == digest or legacy is not None)
-    if same and state == SENT:
-        sis_state = None if closed else row["sis_state"]
-        if sis_state is None:
-            return Action(action="unchanged", legacy_hash=legacy, **base)
-        action, reason = _reconcile(sis_state, base["changes"], sis_edits)
-        if action == "kept":
-            return Action(action=action, reason=reason, legacy_hash=legacy, **base)
-        return _write(builder, entity, record, action, reason, base)
-    if closed:
-        return Action(action="frozen", reason="the grading period is closed", **base)
-    if same and state == REJECTED and not retry_refused:
-        return Action(action="refused", reason="the SIS refused this exact payload",
-                      legacy_hash=legacy, **base)
-    reason = "refused before; its line item is written again" if same else None
-    if legacy is None and held is not None and is_legacy_hash(held) and not same:
-        # Said, not silent: an upgrade, a changed payload or a moved base URL re-sends it.
-        reason = ("the ledger's hash predates base-URL-free hashes and differs from this "
-                  "payload's with today's hrefs")
-    return _write(builder, entity, record, "update" if row["ledger_sent"] else "create",
-                  reason, base)
-
-
-def _reconcile(state: str, changes: tuple[tuple[str, str | None, str | None], ...],
-               sis_edits: str) -> tuple[str, str]:
-    """(action, reason) for a payload the ledger says the SIS accepted and the SIS, read
-    since, does not hold as accepted (`state` is the query's `sis_state`)."""
-    if state == "missing":
-        return "restore", "the SIS no longer holds it, though it accepted it"
-    fields = ", ".join(name for name, _, _ in changes)
-    if state == "resent":
-        # Written again after the last difference, and still not stored as sent: the SIS
-        # keeps its own form of the value (rounding, say). Sending it nightly changes nothing.
-        return "kept", (f"the SIS stores {fields} otherwise than sent, even after sending it "
-                        "again; not sent again until the value changes")
-    if state == "lost":
-        # Not changed in the SIS since our write, yet not what we wrote: the write was lost.
-        return "restore", f"the SIS holds older values ({fields}) than it accepted"
-    if sis_edits == "keep":
-        return "kept", f"edited in the SIS after Passback's write ({fields}); kept"
-    return "overwrite", f"edited in the SIS after Passback's write ({fields}); overwritten"
-
-
-def _changes(found: list[JSON] | None) -> tuple[tuple[str, str | None, str | None], ...]:
-    return tuple((c["field"], c["sis"], c["planned"]) for c in found) if found else ()
-
-
-def _write(builder: PayloadBuilder, entity: str, record: JSON, action: str,
-           reason: str | None, base: JSON) -> Action:
-    """A write action carrying its record, or `invalid` when the body breaks the spec."""
-    # Checked as sent (the spec requires hrefs); linked only here, not for unchanged rows.
-    problem = body_problem(builder.version, entity, wrap(entity, builder.hrefs.link(record)))
-    if problem:
-        return Action(action="invalid", reason=problem, **base)
-    return Action(action=action, reason=reason,
-                  body=json.dumps(record, separators=(",", ":")).encode("utf-8"), **base)
-
-
-def _removals(conn: duckdb.DuckDBPyConnection, district: str, grading_period: str,
-              closed: bool, propagate: bool) -> list[Action]:
-    """Objects the SIS holds from this partition that are no longer accepted anywhere."""
-    if closed:
-        action, reason = "frozen", "the grading period is closed"
-    elif propagate:
-        action, reason = "delete", "no longer passed back"
-    else:
-        action, reason = "stopped", ("no longer passed back; the SIS keeps it "
-                                     "(passback.propagate_deletions is off)")
-    params = {"district": district, "grading_period": grading_period}
-    rows = conn.execute(_REMOVALS_SQL, params).fetchall()
-    return [Action(entity, sourced_id, action, grading_period, line_item,
-                   payload_hash=digest, reason=reason)
-            for entity, sourced_id, line_item, digest in rows]

@@ -3,8 +3,9 @@
     plan_sync(config, grading_period, connect=...) -> SyncPlan
     run_sync(config, grading_period, connect=..., dry_run=...) -> SyncReport
 
-DuckDB is opened only in short spans: once to read the plan's inputs, by the ledger writer
-for each small batch while sending, and once at the end for the plan and SIS refusals. No
+DuckDB is opened only in short spans: once to plan into `passback.sync_plan` (in SQL, see
+pipeline/sink/plan.py), once per batch of the stored plan the sender reads, by the ledger
+writer for each small batch while sending, and once at the end for SIS refusals. No
 connection is held while waiting on the SIS. Only one sync per district sends at a time in
 this host (a file lock, released by the OS if the process dies); across runs Dagster's
 `passback/sis_writer` run-tag limit does the same (see `sis_writer_tags`).
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.config import DistrictConfig, warehouse_path
 from pipeline.oneroster import OneRosterResource, OneRosterWriter
@@ -43,7 +43,7 @@ from pipeline.sink.history import (
     start_history,
 )
 from pipeline.sink.ledger import LedgerWriter, patient
-from pipeline.sink.plan import WRITES, SyncPlan, plan_partition
+from pipeline.sink.plan import WRITES, StoredPlan, SyncPlan, plan_partition, write_plan
 from pipeline.sink.progress import SyncCounters
 from pipeline.sink.refusals import record_sis_refusals
 from pipeline.sink.safeguards import guard_mass_change
@@ -127,7 +127,9 @@ class SyncReport:
 
 def plan_sync(config: DistrictConfig, grading_period: str, *, connect: Connect = default_connect,
               as_of: date | None = None) -> SyncPlan:
-    """The plan of one district and grading period; reads the warehouse and nothing else."""
+    """The plan of one district and grading period; reads the warehouse and writes nothing
+    (its rows, all but `unchanged`, come back as `actions`: for people and tests; a run
+    stores its plan with `store_plan`)."""
     with patient(connect)() as conn:
         return plan_partition(conn, config, grading_period, as_of=as_of or date.today())
 
@@ -153,8 +155,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
     retention = config.passback.history_retention_days
     if dry_run:
         start_history(connect, config.district, retention, None, log)
-        plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
-        _store_plan(connect, plan, run_id, dry_run=True)
+        plan = store_plan(connect, config, grading_period, run_id, dry_run=True, as_of=as_of)
         record_drift(connect, plan, run_id)
         finish_run(connect, config.district, grading_period, run_id, 0, 0)
         log(f"dry run: {_summary(plan)}; nothing was sent")
@@ -167,8 +168,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
         journal_dir = journal_dir or journal_folder(connect)
         start_history(connect, config.district, retention, journal_dir, log)
         # Planned under the lock: a sync that finished while we waited changed the ledger.
-        plan = plan_sync(config, grading_period, connect=connect, as_of=as_of)
-        _store_plan(connect, plan, run_id, dry_run=False)
+        plan = store_plan(connect, config, grading_period, run_id, dry_run=False, as_of=as_of)
         record_drift(connect, plan, run_id)
         log(f"plan: {_summary(plan)}")
         guard_mass_change(connect, plan, config, run_id=run_id, allowed=allow_mass_change,
@@ -254,73 +254,65 @@ def district_lock(district: str, lock_dir: Path | None, log: Log) -> Iterator[No
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _plan_schema(conn: duckdb.DuckDBPyConnection) -> pa.Schema:
-    """The Arrow schema of `passback.sync_plan`'s rows, read from the table (declared once)."""
-    return conn.sql("SELECT * FROM passback.sync_plan LIMIT 0").to_arrow_table().schema
-
-
-def _store_plan(connect: Connect, plan: SyncPlan, run_id: str, *, dry_run: bool,
-                batch_rows: int = 50_000) -> None:
-    """Keep this run's plan: its `passback.sync_runs` row (the count of every action) and its
-    `passback.sync_plan` rows for every action but `unchanged`, in one transaction.
+def store_plan(connect: Connect, config: DistrictConfig, grading_period: str, run_id: str, *,
+               dry_run: bool, as_of: date | None = None) -> SyncPlan:
+    """Plan one partition straight into `passback.sync_plan` and keep its `passback.sync_runs`
+    row (the count of every action), in one transaction; the plan reads its rows from there.
 
     Earlier runs' plans stay (until `history_retention_days`): who was sent what, and why, is
     history. `unchanged` rows are only counted: a nightly run re-plans millions of them, and
-    what they hold is in the ledger and in the plan that last sent them. Rows are converted
-    and inserted a batch at a time: building every row (and its payload's JSON) at once
-    doubled the peak of a 520,000-write dry run, from 1.2 to 2.6 GiB.
+    what they hold is in the ledger and in the plan that last sent them. Nothing of a row
+    becomes a Python object here: DuckDB writes the rows (pipeline/sink/plan_sql.py).
     """
     now = datetime.now(UTC)
-    common = {"district": plan.district, "run_id": run_id, "planned_at": now,
-              "grading_period_sourced_id": plan.grading_period_sourced_id, "dry_run": dry_run}
-    kept = [a for a in plan.actions if a.action != "unchanged"]
     with connect() as conn, transaction(conn):
-        schema = _plan_schema(conn)
-        record_run(conn, district=plan.district, grading_period=plan.grading_period_sourced_id,
-                   run_id=run_id, dry_run=dry_run, closed=plan.closed, planned_at=now,
-                   counts=plan.counts(), planned_requests=plan.planned_requests)
         # A run id plans a partition once; a retry of the same run replaces its rows.
         conn.execute("DELETE FROM passback.sync_plan WHERE district = ? AND "
                      "grading_period_sourced_id = ? AND run_id = ?",
-                     [plan.district, plan.grading_period_sourced_id, run_id])
-        for start in range(0, len(kept), batch_rows):
-            rows = [common | {
-                "entity": a.entity, "sourced_id": a.sourced_id, "action": a.action,
-                "reason": a.reason, "payload_hash": a.payload_hash,
-                "payload": a.body.decode("utf-8")
-                if a.action in WRITES and a.body is not None else None}
-                for a in kept[start:start + batch_rows]]
-            conn.register("plan_rows", pa.Table.from_pylist(rows, schema=schema))
-            conn.execute("INSERT INTO passback.sync_plan SELECT * FROM plan_rows")
-            conn.unregister("plan_rows")
+                     [config.district, grading_period, run_id])
+        plan = write_plan(conn, config, grading_period, as_of=as_of or date.today(),
+                          target="passback.sync_plan", run_id=run_id, dry_run=dry_run,
+                          planned_at=now)
+        record_run(conn, district=plan.district, grading_period=grading_period,
+                   run_id=run_id, dry_run=dry_run, closed=plan.closed, planned_at=now,
+                   counts=plan.counts(), planned_requests=plan.planned_requests)
+    plan.stored = StoredPlan(connect, run_id)
+    return plan
 
 
-# Ledger rows whose old-style hash the plan matched to today's payload get the new hash.
+# Ledger rows whose older-release hash the plan matched to today's payload get today's hash,
+# unless the plan writes them (the write records the new hash) or freezes them.
 _REHASH_SQL = """
 UPDATE passback.sync_ledger l SET payload_hash = r.new_hash
 FROM ledger_rehash r
 WHERE l.district = $district AND l.entity = r.entity AND l.sourced_id = r.sourced_id
   AND l.payload_hash = r.old_hash
+  AND NOT EXISTS (SELECT 1 FROM passback.sync_plan p
+                  WHERE p.district = $district AND p.grading_period_sourced_id = $gp
+                    AND p.run_id = $run_id AND p.entity = r.entity
+                    AND p.sourced_id = r.sourced_id AND p.action NOT IN ('kept', 'refused'))
 """
 
 
 def upgrade_ledger_hashes(connect: Connect, plan: SyncPlan, log: Log = print) -> int:
-    """Rewrite the ledger's old-style hashes (base URL included) of payloads the SIS already
-    holds to the new ones, so a later move of the base URL sends nothing; returns how many.
+    """Rewrite the ledger's hashes from older releases (`v2:`, or from before hashes left the
+    base URL out) of payloads the SIS already holds or refused to today's, so the next plan
+    needs no Python for them; returns how many.
 
-    Only rows whose old hash equals the payload's with today's hrefs: a payload that changed
-    is planned as a write instead, and its row gets the new hash when it is sent."""
-    found = plan.legacy_hashes()
-    if not found:
+    Only rows whose old hash is this payload's (`SyncPlan.legacy`, found once by the plan):
+    a payload that changed is planned as a write instead, and its row gets the new hash when
+    it is sent."""
+    if plan.legacy is None or not plan.legacy.num_rows or plan.stored is None:
         return 0
-    table = pa.table({"entity": [a.entity for a in found],
-                      "sourced_id": [a.sourced_id for a in found],
-                      "old_hash": [a.legacy_hash for a in found],
-                      "new_hash": [a.payload_hash for a in found]})
     with connect() as conn, transaction(conn):
-        conn.register("ledger_rehash", table)
-        conn.execute(_REHASH_SQL, {"district": plan.district})
+        conn.register("ledger_rehash", plan.legacy)
+        row = conn.execute(_REHASH_SQL, {"district": plan.district,
+                                         "gp": plan.grading_period_sourced_id,
+                                         "run_id": plan.stored.run_id}).fetchone()
         conn.unregister("ledger_rehash")
-    log(f"ledger: {len(found)} hashes from before base-URL-free hashing rewritten "
-        "(same payload, nothing sent)")
-    return len(found)
+    rewritten = int(row[0]) if row else 0
+    plan.legacy = None  # done: not kept in memory while sending
+    if rewritten:
+        log(f"ledger: {rewritten} hashes from before this release's hashing rewritten "
+            "(same payload, nothing sent)")
+    return rewritten

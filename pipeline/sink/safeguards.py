@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DistrictConfig
-from pipeline.sink.plan import SyncPlan
+from pipeline.sink.plan import Action, SyncPlan
 from pipeline.warehouse import transaction
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -136,11 +136,11 @@ def _read_inputs(conn: duckdb.DuckDBPyConnection, district: str,
     return _Inputs(int(held), emptied, confirmed)
 
 
-def _record(conn: duckdb.DuckDBPyConnection, plan: SyncPlan, run_id: str,
-            emptied: tuple[str, ...]) -> None:
+def _record(conn: duckdb.DuckDBPyConnection, plan: SyncPlan, removals: list[Action],
+            run_id: str, emptied: tuple[str, ...]) -> None:
     """Replace the partition's confirmed removals with what this run let through."""
     now = datetime.now(UTC)
-    rows = [(a.entity, a.sourced_id, a.action) for a in plan.actions if a.action in REMOVALS]
+    rows = [(a.entity, a.sourced_id, a.action) for a in removals]
     rows += [(f"otus.{name}", None, EMPTIED) for name in emptied]
     table = pa.table({"entity": [r[0] for r in rows], "sourced_id": [r[1] for r in rows],
                       "action": [r[2] for r in rows]},
@@ -166,8 +166,8 @@ def guard_mass_change(connect: Connect, plan: SyncPlan, config: DistrictConfig, 
     the decision. A closed grading period sends nothing and is never held."""
     with connect() as conn:
         inputs = _read_inputs(conn, plan.district, plan.grading_period_sourced_id)
-        new = [a for a in plan.actions if a.action in REMOVALS
-               and (a.entity, a.sourced_id) not in inputs.confirmed]
+        removals = list(plan.select(REMOVALS, conn=conn))
+        new = [a for a in removals if (a.entity, a.sourced_id) not in inputs.confirmed]
         emptied = tuple((name, rows) for name, rows in inputs.emptied
                         if (f"otus.{name}", None) not in inputs.confirmed)
         decision = assess(sum(a.action == "delete" for a in new),
@@ -188,5 +188,6 @@ def guard_mass_change(connect: Connect, plan: SyncPlan, config: DistrictConfig, 
                 + "; ".join(decision.reasons()))
         # Every entity still emptied was let through now or before; one that has rows again
         # drops out, so emptying it again is held again.
-        _record(conn, plan, run_id, tuple(name for name, _rows in inputs.emptied))
+        _record(conn, plan, removals, run_id,
+                tuple(name for name, _rows in inputs.emptied))
     return decision

@@ -8,8 +8,9 @@ import pytest
 
 from checks.report.data import load_report_data
 from pipeline.sink import SyncReport, plan_sync
+from pipeline.sink.plan import ACTIONS
 from pipeline.sink.refusals import refresh_sis_refusals
-from pipeline.sink.run import OUTCOMES, _store_plan
+from pipeline.sink.run import OUTCOMES, store_plan
 from pipeline.warehouse import connect, transaction
 from tests.sink.helpers import (
     AS_OF,
@@ -232,14 +233,20 @@ def test_dry_run_plans_and_sends_nothing(sandbox: SandboxSIS, gradebook: Gradebo
     assert ledger_rows == (0,)
 
 
-def test_the_plan_is_stored_whole_when_written_in_batches(sandbox: SandboxSIS,
-                                                          gradebook: Gradebook) -> None:
+def test_the_plan_is_stored_whole_and_read_back_in_batches(
+        sandbox: SandboxSIS, gradebook: Gradebook, monkeypatch: pytest.MonkeyPatch) -> None:
     gradebook.add_line_items(2)
     gradebook.save()
-    plan = plan_sync(district_config(sandbox), GP_FALL, connect=connector(gradebook.path),
-                     as_of=AS_OF)
-    for run_id in ("first", "second"):  # each run's plan is kept whole, batch by batch
-        _store_plan(connector(gradebook.path), plan, run_id, dry_run=True, batch_rows=3)
+    config = district_config(sandbox)
+    plan = plan_sync(config, GP_FALL, connect=connector(gradebook.path), as_of=AS_OF)
+    monkeypatch.setattr("pipeline.sink.plan.READ_ROWS", 3)  # in batches of 3
+    for run_id in ("first", "second"):  # each run's plan is kept whole
+        stored = store_plan(connector(gradebook.path), config, GP_FALL, run_id, dry_run=True,
+                            as_of=AS_OF)
+        # Read back three rows at a time, in the order the plan that wrote nothing has.
+        assert [(a.entity, a.sourced_id, a.action, a.payload_hash)
+                for a in stored.select(ACTIONS)] == \
+            [(a.entity, a.sourced_id, a.action, a.payload_hash) for a in plan.actions]
     with connect(gradebook.path) as conn:
         rows = conn.execute("SELECT run_id, entity, sourced_id, payload FROM "
                             "passback.sync_plan").fetchall()

@@ -152,7 +152,9 @@ def test_plan_changes_take_drift_from_the_action_and_updates_from_the_plan_histo
                 "student": {"sourcedId": "student-1", "type": "user"}}
     with connect(path) as conn:
         write_outcomes(conn, [_outcome(1, "res-1")])  # the SIS accepted v2:abc
-        conn.execute("INSERT INTO passback.sync_plan VALUES (?, ?, 'run-1', ?, false, "
+        conn.execute("INSERT INTO passback.sync_plan (district, grading_period_sourced_id, "
+                     "run_id, planned_at, dry_run, entity, sourced_id, action, reason, "
+                     "payload_hash, payload) VALUES (?, ?, 'run-1', ?, false, "
                      "'results', 'res-1', 'create', NULL, 'v2:abc', ?)",
                      [DISTRICT, GP_FALL, NOW, json.dumps(accepted)])
     body = json.dumps(accepted | {"score": 9.5}).encode()
