@@ -121,7 +121,7 @@ class Execution(BulkSending):
 
     def _results_ready(self) -> Iterator[Action]:
         """Result writes whose line item the SIS holds; the others are blocked, not sent."""
-        for action in self.plan.writes(RESULTS, PUTS):
+        for action in self._send_order(self.plan.writes(RESULTS, PUTS)):
             if action.line_item_sourced_id in self.accepted_line_items:
                 yield action
             else:

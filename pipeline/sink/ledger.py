@@ -255,6 +255,8 @@ class LedgerWriter:
 
     def _run(self) -> None:
         pending: list[Outcome] = []
+        requests = 0  # requests among them: a flush costs ~0.1 s whatever its size, so a
+        # bulk POST's thousand outcomes count as one toward `batch_size`
         deadline = time.monotonic() + self._interval
         done = False
         while not done:
@@ -264,18 +266,20 @@ class LedgerWriter:
                     done = True
                 elif isinstance(item, list):
                     pending += item
+                    requests += 1
                 else:
                     pending.append(item)
+                    requests += 1
             except queue.Empty:
                 pass
-            if pending and (done or len(pending) >= self._batch_size
+            if pending and (done or requests >= self._batch_size
                             or time.monotonic() >= deadline):
                 try:
                     self._flush(pending)
                 except BaseException as error:  # surfaced by record() and close()
                     self._error = error
                     return
-                pending = []
+                pending, requests = [], 0
             if time.monotonic() >= deadline:
                 deadline = time.monotonic() + self._interval
 
