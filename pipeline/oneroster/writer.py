@@ -22,7 +22,14 @@ from pipeline.config import DistrictConfig
 from pipeline.oneroster.auth import SignatureType
 from pipeline.oneroster.bodies import set_problem
 from pipeline.oneroster.endpoints import Endpoint, endpoint
-from pipeline.oneroster.models import JSON, BulkOutcome, WriteOutcome, parse_imsx, sourced_id_pairs
+from pipeline.oneroster.models import (
+    JSON,
+    BulkOutcome,
+    OneRosterError,
+    WriteOutcome,
+    parse_imsx,
+    sourced_id_pairs,
+)
 from pipeline.oneroster.policy import RequestStats, RetryPolicy
 from pipeline.oneroster.references import Hrefs
 from pipeline.oneroster.token_cache import TokenCacheDir
@@ -100,6 +107,22 @@ class OneRosterWriter:
         outcome = _outcome(answer)
         pairs = sourced_id_pairs(outcome.body) if outcome.ok else {}
         return BulkOutcome(outcome.status, outcome.imsx, answer.retries + retries, pairs)
+
+    def read_many(self, entity: str, path: str, page_size: int = 1000) -> list[JSON]:
+        """Every record of a gradebook collection at `path` (under the gradebook base), page
+        by page: for checking what the SIS holds before anything is posted again."""
+        key, found = endpoint(entity).wrapper_key, []
+        url = self._bases["gradebook"] + path
+        while True:
+            answer = self.transport.send("GET", url, service="gradebook",
+                                         params={"limit": page_size, "offset": len(found)})
+            if not answer.ok:
+                raise OneRosterError(f"GET {path}: HTTP {answer.status}", answer.status,
+                                     parse_imsx(answer))
+            page = answer.json().get(key) or []
+            found += [record for record in page if isinstance(record, dict)]
+            if len(page) < page_size:
+                return found
 
     def _url(self, ep: Endpoint, sourced_id: str) -> str:
         return f"{self._bases[ep.service]}{ep.path(self._version)}/{quote(sourced_id, safe='')}"

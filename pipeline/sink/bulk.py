@@ -104,17 +104,26 @@ def choose_write_mode(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
                      **limits)
 
 
-# Records a bulk POST may have stored though no answer said so: the request was journaled
-# and never answered (a kill), or its answer was lost; and nothing was sent for them since.
+# Records a bulk POST may have stored though the ledger does not say so, and nothing was sent
+# for them since: (a) written by a run that died (no `finished_at`): journaled and never
+# answered, or answered but killed before the ledger's commit; (b) a lost answer (ledger
+# `failed` without a status, never accepted).
 _UNCERTAIN_SQL = """
 SELECT DISTINCT e.entity, e.sourced_id
 FROM passback.sync_events e
+JOIN passback.sync_runs r
+  ON r.district = e.district AND r.run_id = e.run_id
+ AND r.grading_period_sourced_id = e.grading_period_sourced_id
 LEFT JOIN passback.sync_ledger l
   ON l.district = e.district AND l.entity = e.entity AND l.sourced_id = e.sourced_id
 WHERE e.district = $district AND e.grading_period_sourced_id = $grading_period
-  AND e.action IN ('create', 'restore') AND e.http_status IS NULL
-  AND e.state IN ('unanswered', 'failed')
+  AND r.finished_at IS NULL AND NOT r.dry_run AND e.action IN ('create', 'restore')
+  AND e.state IN ('unanswered', 'sent', 'failed')
   AND (l.sourced_id IS NULL OR l.state <> 'sent' OR l.last_sent_at < e.requested_at)
+UNION
+SELECT entity, sourced_id FROM passback.sync_ledger
+WHERE district = $district AND grading_period_sourced_id = $grading_period
+  AND state = 'failed' AND http_status IS NULL AND first_sent_at IS NULL
 """
 
 

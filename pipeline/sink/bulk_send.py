@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from pipeline.oneroster import OneRosterAuthError, OneRosterError
 from pipeline.oneroster.writer import bulk_path
@@ -67,6 +68,8 @@ class BulkSending:
                           self.mode.max_bytes if self.mode else 1)
         results_by = self.mode.results_by if self.mode else "class"
         for action in actions:
+            if (action.entity, action.sourced_id) in self.uncertain and self._allocates():
+                self._look_up(action)  # in the SIS: PUT to its id; not there: post it
             if not self._bulkable(action):
                 if self.write_mode != "bulk":
                     for batch in batcher.flush():  # bulk ended: what waited goes by PUT
@@ -80,6 +83,41 @@ class BulkSending:
                 yield from self._released(batch)
         for batch in batcher.flush():
             yield from self._released(batch)
+
+    def _allocates(self: Execution) -> bool:
+        """Whether the SIS allocates its own sourcedIds: remembered, or seen in the ledger."""
+        return bool(self.mode and self.mode.allocates_ids) or bool(self.sis_ids)
+
+    def _look_up(self: Execution, action: Action) -> None:
+        """Whether the SIS holds a record a lost bulk POST may have stored, where the SIS
+        allocates its own ids: a result by line item and student, a line item by class,
+        title and dates. Found: its id addresses the write (a PUT); not found: it may be
+        posted. Runs in the stream, under the source lock (a few records per crash)."""
+        record = self._as_sent(action)
+        key = (action.entity, action.sourced_id)
+        if action.entity == LINE_ITEMS:
+            path = f"/classes/{quote(record['class']['sourcedId'], safe='')}/lineItems"
+            match = [r for r in self._held(action.entity, path)
+                     if r.get("title") == record.get("title") and all(
+                         str(r.get(day, ""))[:10] == str(record.get(day, ""))[:10]
+                         for day in ("assignDate", "dueDate"))]
+        else:
+            line_item = record["lineItem"]["sourcedId"]
+            path = (f"/classes/{quote(record['class']['sourcedId'], safe='')}/lineItems/"
+                    f"{quote(line_item, safe='')}/results")
+            student = record["student"]["sourcedId"]
+            match = [r for r in self._held(action.entity, path)
+                     if (r.get("student") or {}).get("sourcedId") == student]
+        if len(match) == 1 and match[0].get("sourcedId"):
+            self.sis_ids[key] = match[0]["sourcedId"]
+        elif not match:
+            self.uncertain.discard(key)  # the SIS does not hold it: posting is safe
+
+    def _held(self: Execution, entity: str, path: str) -> list[dict]:
+        cache = self.__dict__.setdefault("_read_cache", {})
+        if path not in cache:
+            cache[path] = self.client.read_many(entity, path)
+        return cache[path]
 
     def _released(self: Execution, batch: Batch) -> Iterator[Action | Batch]:
         if self.write_mode != "bulk":
@@ -127,7 +165,9 @@ class BulkSending:
             allocated = {supplied: sis for supplied, sis in outcome.pairs.items()
                          if sis != supplied}
             self._accepted(batch, seq, at, status, retries, allocated)
-            if probe and self.remember is not None:
+            learnt = probe or (allocated and not self._allocates_known)
+            if learnt and self.remember is not None:
+                self._allocates_known = self._allocates_known or bool(allocated)
                 self.remember(True, bool(allocated),
                               f"bulk POST taken (HTTP {status}) {at:%Y-%m-%d}")
         elif probe and status in NOT_OFFERED:
@@ -165,8 +205,8 @@ class BulkSending:
                 self._send(action)
             return
         self._record(batch, seq, at, FAILED, None, 0,
-                     f"no answer ({error}); the SIS allocates its own sourcedIds, so these "
-                     "are not posted again before the next run reconciles them")
+                     f"no answer ({error}); the SIS allocates its own sourcedIds, so the next "
+                     "run looks them up in the SIS before posting any again")
 
     def _accepted(self: Execution, batch: Batch, seq: int | None, at: datetime, status: int,
                   retries: int, allocated: dict[str, str]) -> None:

@@ -93,6 +93,7 @@ class Execution(BulkSending):
     _abort: BaseException | None = None
     _probe: Batch | None = None
     _probed: threading.Event = field(default_factory=threading.Event, repr=False)
+    _allocates_known: bool = False  # told `remember` that the SIS allocates ids
 
     def run(self) -> SyncCounters:
         """Send every write of the plan in order; raise if the SIS refuses our credentials."""
@@ -229,7 +230,9 @@ class Execution(BulkSending):
             action.payload_hash, state, status, 1 + retries, error, answered,
             self.run_id, seq=request.seq, action=action.action, requested_at=request.at,
             class_sourced_id=request.class_sourced_id,
-            student_sourced_id=request.student_sourced_id, description=description))
+            student_sourced_id=request.student_sourced_id, description=description,
+            # A record found in the SIS under its own id (see BulkSending._look_up).
+            sis_sourced_id=self.sis_ids.get((action.entity, action.sourced_id))))
         self.counters.add({SENT: "sent", DELETED: "deleted", REJECTED: "refused",
                            FAILED: "failed"}[state], retries)
 

@@ -191,12 +191,13 @@ def _ledgered(path: Path) -> int:
         return -1
 
 
+@pytest.mark.parametrize("allocate_ids", [False, True], ids=["our-ids", "sis-ids"])
 def test_a_sync_killed_mid_bulk_leaves_every_record_once(
-        bundle: Path, credentials_env: None, gradebook: Gradebook) -> None:
-    gradebook.add_line_items(40)
+        bundle: Path, credentials_env: None, gradebook: Gradebook, allocate_ids: bool) -> None:
+    gradebook.add_line_items(80)
     gradebook.save()
-    total = 40 + 120
-    with SandboxSIS(bundle, faults="latency_ms=60") as sis:
+    total = 80 + 240
+    with SandboxSIS(bundle, faults="latency_ms=100", allocate_ids=allocate_ids) as sis:
         child = subprocess.Popen(
             [sys.executable, "-m", "tests.sink.sync_child", str(gradebook.path), sis.url,
              str(gradebook.path.parent / "locks"), "4"],
@@ -213,16 +214,20 @@ def test_a_sync_killed_mid_bulk_leaves_every_record_once(
             child.wait(timeout=30)
         time.sleep(0.3)  # a body already on the wire still reaches the SIS
         held_before = {r["sourcedId"] for r in sis.store.results()}
-        assert 0 < len(held_before) < 120
+        assert len(held_before) < 240  # killed before the last result was stored
 
         resumed = sync(gradebook, district_config(sis, bulk_writes="on", bulk_max_records=4),
                        run_id="next")
 
         assert resumed.counters.failed == 0 and resumed.counters.refused == 0
+        # Every record once, under the id the ledger names for it.
+        ids = ledger_sis_ids(gradebook.path)
         assert sorted(li["sourcedId"] for li in sis.store.line_items()) == \
-            sorted(li["sourced_id"] for li in gradebook.line_items)
+            sorted(ids.get(li["sourced_id"], li["sourced_id"]) for li in gradebook.line_items)
         assert sorted(r["sourcedId"] for r in sis.store.results()) == \
-            sorted(r["sourced_id"] for r in gradebook.results)
+            sorted(ids.get(r["sourced_id"], r["sourced_id"]) for r in gradebook.results)
+        assert len({(r["lineItem"], r["student"]) for r in sis.store.results()}) == 240
+        assert bool(ids) == allocate_ids
         # What the dead run posted without hearing back went again by PUT (by sourcedId),
         # never in a second POST.
         with connect(gradebook.path) as conn:
@@ -233,5 +238,6 @@ def test_a_sync_killed_mid_bulk_leaves_every_record_once(
                 "SELECT sourced_id, count(*) OVER (PARTITION BY seq) FROM passback.sync_events "
                 "WHERE run_id = 'next'").fetchall()
         assert unanswered  # bodies were in flight at the kill
-        assert all(n == 1 for sourced_id, n in again if sourced_id in unanswered)
+        if not allocate_ids:  # where it allocates, one found in the SIS is PUT, else posted
+            assert all(n == 1 for sourced_id, n in again if sourced_id in unanswered)
         assert sync(gradebook, district_config(sis, bulk_writes="on")).requests == 0
