@@ -25,7 +25,7 @@ from typing import Protocol
 from pipeline.oneroster import OneRosterAuthError, OneRosterError, WriteOutcome
 from pipeline.oneroster.models import BulkOutcome
 from pipeline.sink.bulk import Batch, WriteMode
-from pipeline.sink.bulk_send import BulkSending
+from pipeline.sink.bulk_send import TRANSIENT, BulkSending
 from pipeline.sink.history import Journal, people
 from pipeline.sink.ledger import DELETED, FAILED, REJECTED, SENT, Outcome
 from pipeline.sink.payloads import LINE_ITEMS, RESULTS
@@ -35,8 +35,6 @@ from pipeline.sink.progress import SyncCounters
 Log = Callable[[str], None]
 # Line items the SIS holds as planned before anything is sent (their results may go at once).
 HELD = ("unchanged", "kept")
-# HTTP statuses that mean "the SIS is busy or broken", not "the SIS refuses this payload".
-_TRANSIENT = frozenset({401, 408, 429})
 
 
 class GradebookWriter(Protocol):
@@ -257,6 +255,6 @@ def _classify(action: Action, outcome: WriteOutcome) -> tuple[str, int, int, str
         return DELETED, outcome.status, outcome.retries, None  # already gone: the goal holds
     description = outcome.imsx.description if outcome.imsx and outcome.imsx.description \
         else f"HTTP {outcome.status}"
-    if 400 <= outcome.status < 500 and outcome.status not in _TRANSIENT:
+    if 400 <= outcome.status < 500 and outcome.status not in TRANSIENT:
         return REJECTED, outcome.status, outcome.retries, description
     return FAILED, outcome.status, outcome.retries, description
