@@ -9,6 +9,8 @@ spec requires `href` on every GUIDRef.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,10 @@ def reference(kind: str, sourced_id: str) -> JSON:
 def is_reference(value: object) -> bool:
     """Whether a record's field is a single GUIDRef (a dict naming a sourcedId and a type)."""
     return isinstance(value, dict) and "sourcedId" in value and "type" in value
+
+
+# A reference without href as compact JSON encodes it: `{"sourcedId":"…","type":"…"}`.
+_ENCODED_REFERENCE = re.compile(rb'\{"sourcedId":"((?:[^"\\]|\\.)*)","type":"([A-Za-z]+)"\}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +75,23 @@ class Hrefs:
                     linked = dict(record)
                 linked[key] = {"href": self.href(value["type"], value["sourcedId"]), **value}
         return record if linked is None else linked
+
+    def link_json(self, encoded: bytes) -> bytes:
+        """`link` on a record already encoded as compact JSON (`separators=(",", ":")`),
+        without decoding it: the same bytes as encoding the linked record, at a fraction of
+        the cost (a bulk body carries a thousand records). The sourcedId goes into the href
+        in its JSON-escaped form, which is the same string once decoded."""
+        prefixes: dict[bytes, bytes] = {}
+
+        def linked(match: re.Match[bytes]) -> bytes:
+            kind = match.group(2)
+            prefix = prefixes.get(kind)
+            if prefix is None:
+                target = REFERENCE_TARGETS.get(kind.decode())
+                if target is None:
+                    return match.group(0)  # unknown type: left as `link` leaves it
+                base = self.gradebook if target[0] == GRADEBOOK else self.rostering
+                prefix = prefixes[kind] = json.dumps(f"{base}/{target[1]}/")[:-1].encode()
+            return b'{"href":' + prefix + match.group(1) + b'",' + match.group(0)[1:]
+
+        return _ENCODED_REFERENCE.sub(linked, encoded)

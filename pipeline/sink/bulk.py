@@ -156,15 +156,16 @@ class Batch:
     container: tuple[str, ...]
     actions: list[Action] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)  # as sent (SIS ids in references)
+    encoded: list[bytes] = field(default_factory=list)  # the same, as compact JSON
     size: int = 0
 
     def halves(self) -> tuple[Batch, Batch]:
         """The body split in two, for isolating a refused record."""
         middle = len(self.actions) // 2
         return (Batch(self.entity, self.container, self.actions[:middle],
-                      self.records[:middle]),
+                      self.records[:middle], self.encoded[:middle]),
                 Batch(self.entity, self.container, self.actions[middle:],
-                      self.records[middle:]))
+                      self.records[middle:], self.encoded[middle:]))
 
 
 class Batcher:
@@ -180,10 +181,11 @@ class Batcher:
         self._open: dict[tuple[str, ...], Batch] = {}
         self._held = 0
 
-    def add(self, container: tuple[str, ...], action: Action, record: dict
-            ) -> Iterator[Batch]:
-        """Take one create and its record as sent; yield any body that is now complete."""
-        size = len(action.body or b"") + _LINK_BYTES
+    def add(self, container: tuple[str, ...], action: Action, record: dict,
+            encoded: bytes = b"") -> Iterator[Batch]:
+        """Take one create and its record as sent (decoded and encoded); yield any body
+        that is now complete."""
+        size = len(encoded or action.body or b"") + _LINK_BYTES
         batch = self._open.get(container)
         if batch is not None and batch.actions and batch.size + size > self.max_bytes:
             yield self._take(container)
@@ -192,6 +194,7 @@ class Batcher:
             batch = self._open[container] = Batch(self.entity, container)
         batch.actions.append(action)
         batch.records.append(record)
+        batch.encoded.append(encoded or action.body or b"")
         batch.size += size
         self._held += 1
         if len(batch.actions) >= self.max_records:

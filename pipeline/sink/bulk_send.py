@@ -18,6 +18,7 @@ groups, posts, splits and falls back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -78,8 +79,11 @@ class BulkSending:
                 continue
             record = self._as_sent(action)
             line_item = record.get("lineItem", {}).get("sourcedId", "")
+            # The planned bytes, unless a reference now names the SIS's id.
+            encoded = action.body if line_item == (action.line_item_sourced_id or "") \
+                else json.dumps(record, separators=(",", ":")).encode("utf-8")
             for batch in batcher.add(container(action, record, line_item, results_by), action,
-                                     record):
+                                     record, encoded or b""):
                 yield from self._released(batch)
         for batch in batcher.flush():
             yield from self._released(batch)
@@ -148,7 +152,7 @@ class BulkSending:
         seq = self._journal_bulk(batch, at)
         path = bulk_path(batch.entity, batch.container)
         try:
-            outcome = self.client.post_many(batch.entity, path, batch.records)
+            outcome = self.client.post_many(batch.entity, path, encoded=batch.encoded)
         except OneRosterAuthError as error:
             self._answer(seq, FAILED, getattr(error, "status", None), 1, str(error))
             raise

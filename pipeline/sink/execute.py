@@ -50,8 +50,9 @@ class GradebookWriter(Protocol):
 class BulkWriter(GradebookWriter, Protocol):
     """A writer that also takes 1.2 bulk POSTs (OneRosterWriter does)."""
 
-    def post_many(self, entity: str, path: str, records: list[dict]) -> BulkOutcome:
-        """Create many records in one request."""
+    def post_many(self, entity: str, path: str, records: list[dict] | None = None, *,
+                  encoded: list[bytes] | None = None) -> BulkOutcome:
+        """Create many records in one request (decoded, or as compact JSON)."""
 
 
 class OutcomeSink(Protocol):

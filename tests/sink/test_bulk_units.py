@@ -3,6 +3,7 @@ sourcedId pairs, the bulk paths, the district settings and the write mode chosen
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from pipeline.oneroster.bodies import set_problem
 from pipeline.oneroster.models import sourced_id_pairs
+from pipeline.oneroster.references import Hrefs
 from pipeline.oneroster.writer import bulk_path
 from pipeline.sink.bulk import Batcher, choose_write_mode, remember_capabilities
 from pipeline.sink.plan import Action
@@ -75,6 +77,19 @@ def test_bulk_paths_and_the_set_schema() -> None:
         bulk_path("line_items", ("lineItem", "x"))
     assert set_problem("results", {"results": []}) is None
     assert "sourcedId" in (set_problem("results", {"results": [{"score": 1}]}) or "")
+
+
+@pytest.mark.parametrize("sourced_id", ["li-1", 'é"quoted\\slash/', "line\u2028sep"])
+def test_hrefs_linked_in_encoded_records_equal_those_linked_decoded(sourced_id: str) -> None:
+    hrefs = Hrefs("https://sis.example/ims/oneroster/rostering/v1p2",
+                  "https://sis.example/ims/oneroster/gradebook/v1p2")
+    record = {"sourcedId": "r-1", "title": '{"sourcedId":"no","type":"class"}',
+              "lineItem": {"sourcedId": sourced_id, "type": "lineItem"},
+              "student": {"sourcedId": "s-1", "type": "user"},
+              "other": {"sourcedId": "x", "type": "unknownType"}, "score": 1.0}
+    encoded = json.dumps(record, separators=(",", ":")).encode()
+    assert hrefs.link_json(encoded) == \
+        json.dumps(hrefs.link(record), separators=(",", ":")).encode()
 
 
 def test_the_settings_are_validated_with_clear_errors() -> None:
