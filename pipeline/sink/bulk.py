@@ -123,7 +123,8 @@ WHERE e.district = $district AND e.grading_period_sourced_id = $grading_period
 UNION
 SELECT entity, sourced_id FROM passback.sync_ledger
 WHERE district = $district AND grading_period_sourced_id = $grading_period
-  AND state = 'failed' AND http_status IS NULL AND first_sent_at IS NULL
+  AND state = 'failed' AND (http_status IS NULL OR http_status >= 500)
+  AND first_sent_at IS NULL
 """
 
 

@@ -157,7 +157,7 @@ class BulkSending:
             self._answer(seq, FAILED, getattr(error, "status", None), 1, str(error))
             raise
         except OneRosterError as error:
-            self._lost(batch, seq, at, str(error))
+            self._lost(batch, seq, at, f"no answer ({error})")
             return
         except ValueError as error:  # the body breaks the spec: nothing was sent
             self._refused(batch, seq, at, None, 0, str(error))
@@ -185,6 +185,8 @@ class BulkSending:
                 self._send(action)
         elif 400 <= status < 500 and status not in TRANSIENT:
             self._refused(batch, seq, at, status, retries, description)
+        elif status >= 500:  # the SIS may have stored part of it before failing
+            self._lost(batch, seq, at, description, status, retries)
         else:
             self._record(batch, seq, at, FAILED, status, retries, description)
 
@@ -198,19 +200,20 @@ class BulkSending:
         for half in batch.halves():
             self._post(half, False)
 
-    def _lost(self: Execution, batch: Batch, seq: int | None, at: datetime, error: str) -> None:
-        """No answer: the SIS may hold the records. PUT by sourcedId where that cannot make
-        a second record; else leave them for the next run to reconcile."""
-        allocates = self.mode.allocates_ids if self.mode else None
-        if not allocates and not self.sis_ids:
-            self._record(batch, seq, at, RESENT, None, 0,
-                         f"no answer ({error}); sent by PUT (idempotent by sourcedId)")
+    def _lost(self: Execution, batch: Batch, seq: int | None, at: datetime, error: str,
+              status: int | None = None, retries: int = 0) -> None:
+        """No answer, or a 5xx: the SIS may hold some records. PUT by sourcedId where that
+        cannot make a second record (PUT retries 5xx); else leave them for the next run
+        to look up."""
+        if not self._allocates():
+            self._record(batch, seq, at, RESENT, status, retries,
+                         f"{error}; sent by PUT (idempotent by sourcedId)")
             for action in batch.actions:
                 self._send(action)
             return
-        self._record(batch, seq, at, FAILED, None, 0,
-                     f"no answer ({error}); the SIS allocates its own sourcedIds, so the next "
-                     "run looks them up in the SIS before posting any again")
+        self._record(batch, seq, at, FAILED, status, retries,
+                     f"{error}; the SIS allocates its own sourcedIds, so the next run looks "
+                     "them up in the SIS before posting any again")
 
     def _accepted(self: Execution, batch: Batch, seq: int | None, at: datetime, status: int,
                   retries: int, allocated: dict[str, str]) -> None:

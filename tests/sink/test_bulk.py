@@ -241,3 +241,25 @@ def test_a_sync_killed_mid_bulk_leaves_every_record_once(
         if not allocate_ids:  # where it allocates, one found in the SIS is PUT, else posted
             assert all(n == 1 for sourced_id, n in again if sourced_id in unanswered)
         assert sync(gradebook, district_config(sis, bulk_writes="on")).requests == 0
+
+
+def test_bulk_posts_on_a_flaky_sis_store_every_record_once(
+        bundle: Path, credentials_env: None, gradebook: Gradebook) -> None:
+    """500 / 502 / 503, dropped connections and 429s on the bulk POSTs themselves: a 429 or
+    503 is posted again after its pause; a 500, 502 or lost answer sends the body's records
+    by PUT (the SIS keeps our sourcedIds, and a PUT is retried). One run stores all."""
+    gradebook.add_line_items(12)
+    gradebook.save()
+    faults = "seed=5,error_rate=0.3,drop_rate=0.1,burst_429=2,burst_every=7,retry_after_s=0"
+    with SandboxSIS(bundle, faults=faults) as sis:
+        report = sync(gradebook, district_config(sis, bulk_writes="on", bulk_max_records=3))
+        failing = [s for m, _, s in sis.request_log if m == "POST" and s not in (201, 200)]
+        assert {0, 500} & set(failing) or {502, 503} & set(failing)  # POSTs did fail
+        assert report.counters.failed == 0 and report.counters.refused == 0
+        assert sorted(r["sourcedId"] for r in sis.store.results()) == \
+            sorted(r["sourced_id"] for r in gradebook.results)
+        assert len(sis.store.line_items()) == 12
+        assert {state for state, _, _ in ledger(gradebook.path).values()} == {"sent"}
+        assert any(e["state"] == "resent" for e in events(gradebook.path))
+        sis.set_faults(None)
+        assert sync(gradebook, district_config(sis, bulk_writes="on")).requests == 0
