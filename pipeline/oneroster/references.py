@@ -9,6 +9,7 @@ spec requires `href` on every GUIDRef.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -81,17 +82,20 @@ class Hrefs:
         without decoding it: the same bytes as encoding the linked record, at a fraction of
         the cost (a bulk body carries a thousand records). The sourcedId goes into the href
         in its JSON-escaped form, which is the same string once decoded."""
-        prefixes: dict[bytes, bytes] = {}
+        prefixes = _href_prefixes(self.rostering, self.gradebook)
 
         def linked(match: re.Match[bytes]) -> bytes:
-            kind = match.group(2)
-            prefix = prefixes.get(kind)
+            prefix = prefixes.get(match.group(2))
             if prefix is None:
-                target = REFERENCE_TARGETS.get(kind.decode())
-                if target is None:
-                    return match.group(0)  # unknown type: left as `link` leaves it
-                base = self.gradebook if target[0] == GRADEBOOK else self.rostering
-                prefix = prefixes[kind] = json.dumps(f"{base}/{target[1]}/")[:-1].encode()
+                return match.group(0)  # unknown type: left as `link` leaves it
             return b'{"href":' + prefix + match.group(1) + b'",' + match.group(0)[1:]
 
         return _ENCODED_REFERENCE.sub(linked, encoded)
+
+
+@functools.lru_cache(maxsize=16)
+def _href_prefixes(rostering: str, gradebook: str) -> dict[bytes, bytes]:
+    """Per reference type, the JSON-encoded start of its href (`"https://…/classes/`)."""
+    return {kind.encode(): json.dumps(
+        f"{gradebook if service == GRADEBOOK else rostering}/{collection}/")[:-1].encode()
+        for kind, (service, collection) in REFERENCE_TARGETS.items()}

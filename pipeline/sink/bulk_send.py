@@ -77,16 +77,30 @@ class BulkSending:
                         yield from batch.actions
                 yield action
                 continue
-            record = self._as_sent(action)
+            record, encoded = self._encoded(action)
             line_item = record.get("lineItem", {}).get("sourcedId", "")
-            # The planned bytes, unless a reference now names the SIS's id.
-            encoded = action.body if line_item == (action.line_item_sourced_id or "") \
-                else json.dumps(record, separators=(",", ":")).encode("utf-8")
             for batch in batcher.add(container(action, record, line_item, results_by), action,
-                                     record, encoded or b""):
+                                     record, encoded):
                 yield from self._released(batch)
         for batch in batcher.flush():
             yield from self._released(batch)
+
+    def _encoded(self: Execution, action: Action) -> tuple[dict, bytes]:
+        """(its references as sent, its record as sent) of a create, from the planned bytes
+        without decoding them (a first sync posts millions): a result's line item is
+        renamed in place where the SIS gave it its own sourcedId."""
+        body = action.body or b""
+        refs = {name: {"sourcedId": found} for name in ("class", "student")
+                if (found := _ref(body, name)) is not None}
+        line_item = action.line_item_sourced_id
+        if action.entity == LINE_ITEMS or line_item is None:
+            return refs, body
+        target = self._target(LINE_ITEMS, line_item, action.sis_line_item_sourced_id)
+        refs["lineItem"] = {"sourcedId": target}
+        if target != line_item:
+            body = body.replace(_REF_TEMPLATE % (b"lineItem", _escaped(line_item)),
+                                _REF_TEMPLATE % (b"lineItem", _escaped(target)), 1)
+        return refs, body
 
     def _allocates(self: Execution) -> bool:
         """Whether the SIS allocates its own sourcedIds: remembered, or seen in the ledger."""
@@ -275,6 +289,26 @@ class BulkSending:
 
 
 _CLASS_REF = b'"class":{"sourcedId":"'
+_REF_TEMPLATE = b'"%s":{"sourcedId":"%s"'
+
+
+def _escaped(text: str) -> bytes:
+    """A string as it appears inside compact JSON (the plan encodes with ensure_ascii)."""
+    return json.dumps(text)[1:-1].encode("ascii")
+
+
+def _ref(body: bytes, name: str) -> str | None:
+    """The sourcedId a compact JSON record's reference `name` names, read off the bytes (a
+    key's quotes cannot occur unescaped inside a string value); decoded where escaped."""
+    marker = b'"' + name.encode() + b'":{"sourcedId":"'
+    start = body.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    found = body[start:body.find(b'"', start)]
+    if b"\\" in found:
+        return json.loads(body)[name]["sourcedId"]
+    return found.decode("ascii")
 
 
 def _class_of(action: Action) -> bytes:
