@@ -29,7 +29,7 @@ from pipeline.oneroster.writer import bulk_path
 from pipeline.sink.bulk import NOT_OFFERED, Batch, Batcher, container
 from pipeline.sink.history import people
 from pipeline.sink.ledger import FAILED, REJECTED, RESENT, SENT, SPLIT, Outcome
-from pipeline.sink.payloads import LINE_ITEMS
+from pipeline.sink.payloads import LINE_ITEMS, RESULTS
 from pipeline.sink.plan import Action
 
 if TYPE_CHECKING:
@@ -51,12 +51,15 @@ class BulkSending:
             action.action == "restore" and action.sis_sourced_id is None
             and (action.entity, action.sourced_id) not in self.sis_ids)
 
-    def _send_order(self: Execution, actions: Iterable[Action]) -> Iterable[Action]:
-        """Results in class order for bulk bodies by class: a body fills only while its
-        class's results come together. Interim, for a plan held as a list: once the plan
-        streams results ordered by class (then line item, sourcedId), this goes."""
-        if self.write_mode != "bulk" or not self.mode or self.mode.results_by != "class" \
-                or not isinstance(actions, list):
+    def _send_order(self: Execution, actions: Iterable[Action], entity: str = RESULTS
+                    ) -> Iterable[Action]:
+        """Line items, and results for bodies by class, in class order: a body fills only
+        while its class's records come together (in sourcedId order, 120,000 line items of
+        2,000 classes went in 19,904 bodies instead of 2,000). Interim, for a plan held as a
+        list: once the plan streams them ordered by class, this goes."""
+        by_class = entity == LINE_ITEMS or (self.mode is not None
+                                            and self.mode.results_by == "class")
+        if self.write_mode != "bulk" or not by_class or not isinstance(actions, list):
             return actions
         return sorted(actions, key=_class_of)
 

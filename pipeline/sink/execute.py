@@ -106,7 +106,8 @@ class Execution(BulkSending):
             self.write_mode_reason = "this writer has no bulk POSTs"
         if not bulk or not self.mode or not self.mode.probe:
             self._probed.set()
-        self._phase(self._jobs(LINE_ITEMS, self.plan.writes(LINE_ITEMS, PUTS)))
+        self._phase(self._jobs(LINE_ITEMS, self._send_order(
+            self.plan.writes(LINE_ITEMS, PUTS), LINE_ITEMS)))
         self._phase(self._jobs(RESULTS, self._results_ready()))
         self._phase(self.plan.writes(RESULTS, ("delete",)))
         self._phase(self.plan.writes(LINE_ITEMS, ("delete",)))
