@@ -176,6 +176,12 @@ class SISConfig(_Strict):
     budget: Budget = Field(default_factory=Budget)
     credential_expires_on: date | None = None
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # OneRoster 1.2 bulk POSTs for creates (pipeline/sink/bulk.py): `auto` tries them and
+    # falls back to PUT (remembered) where the SIS lacks them; `on` / `off` force either way.
+    bulk_writes: Literal["auto", "on", "off"] = "auto"
+    # Each bulk body holds at most this many records and this many bytes (split above).
+    bulk_max_records: int = Field(default=1000, ge=1, le=100_000)
+    bulk_max_bytes: int = Field(default=4_000_000, ge=10_000, le=100_000_000)
 
     @field_validator("base_url", "rostering_url", "gradebook_url")
     @classmethod
@@ -199,6 +205,10 @@ class SISConfig(_Strict):
                 f"{profile.label} OneRoster 1.2 needs `vendor` (key_env and secret_env) for "
                 "gradebook calls"
             )
+        if self.bulk_writes == "on" and self.oneroster_version != "1.2":
+            raise ValueError(
+                "bulk_writes: on needs oneroster_version \"1.2\" (OneRoster 1.1 has no bulk "
+                "POSTs); use auto or off")
         if isinstance(self.auth, OAuth2Auth):
             mine = self.scope_version
             other = [s for s in self.auth.scopes if "/spec/or/v1p" in s and f"/{mine}/" not in s]

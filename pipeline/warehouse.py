@@ -141,6 +141,12 @@ SINK_TABLES: dict[str, str] = {
         line_item_sourced_id VARCHAR, class_sourced_id VARCHAR, student_sourced_id VARCHAR,
         action VARCHAR NOT NULL, payload_hash VARCHAR, http_status INTEGER,
         description VARCHAR, attempts INTEGER, state VARCHAR NOT NULL""",
+    # What each district's SIS was found to offer (pipeline/sink/bulk.py): whether it took
+    # OneRoster 1.2 bulk POSTs (NULL: not tried yet), whether it allocates its own
+    # sourcedIds, when that was last seen, and the answer that decided it.
+    "sis_capabilities": """
+        district VARCHAR NOT NULL PRIMARY KEY, bulk_writes BOOLEAN, allocates_ids BOOLEAN,
+        checked_at TIMESTAMPTZ NOT NULL, detail VARCHAR""",
     # One row per run and partition; the action columns are pipeline.sink.plan.ACTIONS.
     "sync_runs": """
         district VARCHAR NOT NULL, grading_period_sourced_id VARCHAR NOT NULL,

@@ -30,6 +30,8 @@ BODY_SCHEMAS = {
     ("1.2", "line_items"): "SingleLineItemDType",
     ("1.2", "results"): "SingleResultDType",
 }
+# Bulk POST body schema per entity (1.2 only: 1.1 has no bulk writes).
+SET_SCHEMAS = {"line_items": "LineItemSetDType", "results": "ResultSetDType"}
 # Keywords that only document; everything else must be understood or compilation fails.
 _IGNORED = frozenset({"description", "example", "title", "x-original-swagger-version"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -196,3 +198,15 @@ def body_problem(version: str, entity: str, body: dict[str, Any]) -> str | None:
     if not problems:  # formats: jsonschema does not check them, the compiled check does
         return "body" + str(body_check(version, entity)(body))
     return "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+
+
+@cache
+def set_check(entity: str) -> Check:
+    """The compiled check of a 1.2 bulk POST body (`{"lineItems": [...]}`) for an entity."""
+    return _compiler("1.2").named(SET_SCHEMAS[entity])
+
+
+def set_problem(entity: str, body: dict[str, Any]) -> str | None:
+    """Why a 1.2 bulk POST body breaks the spec, or None (the compiled check's reason)."""
+    problem = set_check(entity)(body)
+    return None if problem is None else "body" + problem

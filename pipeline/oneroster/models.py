@@ -106,6 +106,42 @@ class WriteOutcome:
 
 
 @dataclass(frozen=True)
+class BulkOutcome:
+    """How the SIS answered a 1.2 bulk POST: its status, imsx on failure, retries, and the
+    sourcedIds it allocated (`pairs`: supplied -> allocated, every record of the body that
+    the answer names; a record it does not name kept the supplied one)."""
+
+    status: int
+    imsx: Imsx | None
+    retries: int
+    pairs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx (the spec documents 201)."""
+        return 200 <= self.status < 300
+
+
+def sourced_id_pairs(body: Any) -> dict[str, str]:
+    """supplied -> allocated sourcedIds of a `GUIDPairSetDType` answer, read tolerantly: a
+    missing or malformed answer names nothing, a pair without an allocated id keeps the
+    supplied one, and the keys' spelling is not insisted on."""
+    pairs: dict[str, str] = {}
+    found = body.get("sourcedIdPairs") if isinstance(body, dict) else None
+    if not isinstance(found, list):
+        return pairs
+    for pair in found:
+        if not isinstance(pair, dict):
+            continue
+        keys = {str(key).lower(): value for key, value in pair.items()}
+        supplied, allocated = keys.get("suppliedsourcedid"), keys.get("allocatedsourcedid")
+        if isinstance(supplied, str) and supplied:
+            pairs[supplied] = allocated if isinstance(allocated, str) and allocated \
+                else supplied
+    return pairs
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of a collection and what the server said about the rest."""
 

@@ -9,6 +9,9 @@ spec requires `href` on every GUIDRef.
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,10 @@ def reference(kind: str, sourced_id: str) -> JSON:
 def is_reference(value: object) -> bool:
     """Whether a record's field is a single GUIDRef (a dict naming a sourcedId and a type)."""
     return isinstance(value, dict) and "sourcedId" in value and "type" in value
+
+
+# A reference without href as compact JSON encodes it: `{"sourcedId":"…","type":"…"}`.
+_ENCODED_REFERENCE = re.compile(rb'\{"sourcedId":"((?:[^"\\]|\\.)*)","type":"([A-Za-z]+)"\}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +76,26 @@ class Hrefs:
                     linked = dict(record)
                 linked[key] = {"href": self.href(value["type"], value["sourcedId"]), **value}
         return record if linked is None else linked
+
+    def link_json(self, encoded: bytes) -> bytes:
+        """`link` on a record already encoded as compact JSON (`separators=(",", ":")`),
+        without decoding it: the same bytes as encoding the linked record, at a fraction of
+        the cost (a bulk body carries a thousand records). The sourcedId goes into the href
+        in its JSON-escaped form, which is the same string once decoded."""
+        prefixes = _href_prefixes(self.rostering, self.gradebook)
+
+        def linked(match: re.Match[bytes]) -> bytes:
+            prefix = prefixes.get(match.group(2))
+            if prefix is None:
+                return match.group(0)  # unknown type: left as `link` leaves it
+            return b'{"href":' + prefix + match.group(1) + b'",' + match.group(0)[1:]
+
+        return _ENCODED_REFERENCE.sub(linked, encoded)
+
+
+@functools.lru_cache(maxsize=16)
+def _href_prefixes(rostering: str, gradebook: str) -> dict[bytes, bytes]:
+    """Per reference type, the JSON-encoded start of its href (`"https://…/classes/`)."""
+    return {kind.encode(): json.dumps(
+        f"{gradebook if service == GRADEBOOK else rostering}/{collection}/")[:-1].encode()
+        for kind, (service, collection) in REFERENCE_TARGETS.items()}

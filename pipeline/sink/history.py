@@ -122,6 +122,18 @@ class Journal:
                     "student": student_sourced_id, "payload_hash": payload_hash})
         return seq
 
+    def bulk_request(self, *, entity: str, action: str, at: datetime,
+                     grading_period: str | None, records: list[dict[str, str | None]]) -> int:
+        """Note a bulk POST about to be sent: one line naming each record (`sourced_id`,
+        `line_item`, `class`, `student`, `payload_hash`); returns its number in this run.
+        Read back, it becomes one event per record, all under this number."""
+        with self._lock:
+            seq = next(self._seq)
+            self.requests += 1
+        self._line({"kind": "bulk", "seq": seq, "stamp": _stamp(at), "entity": entity,
+                    "action": action, "grading_period": grading_period, "records": records})
+        return seq
+
     def answer(self, seq: int, *, at: datetime, status: int | None, state: str,
                attempts: int, description: str | None) -> None:
         """Note how the SIS answered request `seq`."""
@@ -149,15 +161,26 @@ _JOURNAL_COLUMNS = {
     "stamp": "TIMESTAMPTZ", "entity": "VARCHAR", "sourced_id": "VARCHAR", "action": "VARCHAR",
     "grading_period": "VARCHAR", "line_item": "VARCHAR", "class": "VARCHAR",
     "student": "VARCHAR", "payload_hash": "VARCHAR", "status": "INTEGER", "state": "VARCHAR",
-    "attempts": "INTEGER", "description": "VARCHAR"}
+    "attempts": "INTEGER", "description": "VARCHAR",
+    "records": "STRUCT(sourced_id VARCHAR, line_item VARCHAR, class VARCHAR, student VARCHAR, "
+               "payload_hash VARCHAR)[]"}
 _INGEST_SQL = """
 WITH lines AS (
     SELECT * FROM read_json($path, format = 'newline_delimited', ignore_errors = true,
                             columns = {columns})),
 run AS (SELECT any_value(district) AS district, any_value(run_id) AS run_id
         FROM lines WHERE kind = 'run'),
-asked AS (SELECT * FROM lines WHERE kind = 'request' AND seq IS NOT NULL
-            AND entity IS NOT NULL AND sourced_id IS NOT NULL AND stamp IS NOT NULL),
+single AS (SELECT seq, stamp, entity, sourced_id, grading_period, line_item, class, student,
+                  action, payload_hash
+           FROM lines WHERE kind = 'request'),
+bulk AS (SELECT seq, stamp, entity, unnest(records) AS r, grading_period, action
+         FROM lines WHERE kind = 'bulk'),
+asked AS (SELECT * FROM (
+            SELECT * FROM single UNION ALL
+            SELECT seq, stamp, entity, r.sourced_id, grading_period, r.line_item, r.class,
+                   r.student, action, r.payload_hash FROM bulk)
+          WHERE seq IS NOT NULL AND entity IS NOT NULL AND sourced_id IS NOT NULL
+            AND stamp IS NOT NULL),
 answered AS (SELECT seq, any_value(stamp) AS stamp, any_value(status) AS status,
                     any_value(state) AS state, any_value(attempts) AS attempts,
                     any_value(description) AS description

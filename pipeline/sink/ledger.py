@@ -31,6 +31,13 @@ SENT = "sent"  # the SIS accepted this payload
 REJECTED = "rejected"  # the SIS refused this payload (4xx): not retried until it changes
 FAILED = "failed"  # no answer, or 5xx/429 after every retry: tried again on the next run
 DELETED = "deleted"  # removed from the SIS (or already gone)
+# Event states only (passback.sync_events), never a ledger state: a bulk request whose
+# records went again in other requests, which decide their ledger rows. `split`: the SIS
+# refused the body and it was sent again in halves; `resent`: the SIS did not take it (no
+# bulk POSTs) or its answer was lost, and its records went by PUT.
+SPLIT = "split"
+RESENT = "resent"
+EVENT_ONLY = frozenset({SPLIT, RESENT})
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class Outcome:
     class_sourced_id: str | None = None
     student_sourced_id: str | None = None
     description: str | None = None
+    # The sourcedId the SIS allocated when it created this record (a bulk POST's
+    # `sourcedIdPairs`), where it differs from ours; None keeps what the ledger holds.
+    sis_sourced_id: str | None = None
 
 
 _SCHEMA = pa.schema([
@@ -66,15 +76,16 @@ _SCHEMA = pa.schema([
     ("payload_hash", pa.string()), ("state", pa.string()), ("http_status", pa.int32()),
     ("attempts", pa.int32()), ("last_error", pa.string()),
     ("sent_at", pa.timestamp("us", tz="UTC")), ("run_id", pa.string()),
+    ("sis_sourced_id", pa.string()),
 ])
 # first_sent_at is kept from the first success; attempts accumulate over the object's life.
 _UPSERT = """
 INSERT INTO passback.sync_ledger (district, entity, sourced_id, grading_period_sourced_id,
     line_item_sourced_id, payload_hash, state, http_status, attempts, last_error,
-    first_sent_at, last_sent_at, run_id)
+    first_sent_at, last_sent_at, run_id, sis_sourced_id)
 SELECT district, entity, sourced_id, grading_period_sourced_id, line_item_sourced_id,
        payload_hash, state, http_status, attempts, last_error,
-       CASE WHEN state = 'sent' THEN sent_at END, sent_at, run_id
+       CASE WHEN state = 'sent' THEN sent_at END, sent_at, run_id, sis_sourced_id
 FROM ledger_batch
 ON CONFLICT (district, entity, sourced_id) DO UPDATE SET
     grading_period_sourced_id = COALESCE(EXCLUDED.grading_period_sourced_id,
@@ -84,7 +95,8 @@ ON CONFLICT (district, entity, sourced_id) DO UPDATE SET
     http_status = EXCLUDED.http_status, attempts = attempts + EXCLUDED.attempts,
     last_error = EXCLUDED.last_error,
     first_sent_at = COALESCE(first_sent_at, EXCLUDED.first_sent_at),
-    last_sent_at = EXCLUDED.last_sent_at, run_id = EXCLUDED.run_id
+    last_sent_at = EXCLUDED.last_sent_at, run_id = EXCLUDED.run_id,
+    sis_sourced_id = COALESCE(EXCLUDED.sis_sourced_id, sis_sourced_id)
 """
 
 
@@ -93,6 +105,8 @@ def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> 
     each journaled outcome's request to passback.sync_events in the same transaction."""
     latest: dict[tuple[str, str, str], Outcome] = {}
     for outcome in outcomes:
+        if outcome.state in EVENT_ONLY:
+            continue
         key = (outcome.district, outcome.entity, outcome.sourced_id)
         if key in latest:  # e.g. a retried DELETE: count every attempt, keep the last state
             outcome = replace(outcome, attempts=outcome.attempts + latest[key].attempts)
@@ -103,9 +117,10 @@ def write_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> 
                                   for name in _SCHEMA.names}, schema=_SCHEMA)
     events = event_table([o for o in outcomes if o.seq is not None])
     with transaction(conn):
-        conn.register("ledger_batch", batch)
-        conn.execute(_UPSERT)
-        conn.unregister("ledger_batch")
+        if batch.num_rows:
+            conn.register("ledger_batch", batch)
+            conn.execute(_UPSERT)
+            conn.unregister("ledger_batch")
         if events.num_rows:
             append_events(conn, events)
 
@@ -204,9 +219,10 @@ class LedgerWriter:
         self._connect = patient(connect, lock_wait)
         self._batch_size = batch_size
         self._interval = interval
-        self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Outcome | list[Outcome] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self.written = 0
+        self.requests_written = 0  # distinct requests among them (a bulk POST is one)
         self.flushes = 0
         self._thread = threading.Thread(target=self._run, name="sync-ledger-writer", daemon=True)
         self._thread.start()
@@ -216,6 +232,13 @@ class LedgerWriter:
         if self._error is not None:
             raise RuntimeError("the ledger writer stopped") from self._error
         self._queue.put(outcome)
+
+    def record_many(self, outcomes: list[Outcome]) -> None:
+        """Queue the outcomes of one request (a bulk POST's records): committed in one
+        flush, so its events are never split between two transactions."""
+        if self._error is not None:
+            raise RuntimeError("the ledger writer stopped") from self._error
+        self._queue.put(list(outcomes))
 
     def close(self) -> None:
         """Flush what is queued, stop the thread, and raise if any flush failed."""
@@ -232,6 +255,8 @@ class LedgerWriter:
 
     def _run(self) -> None:
         pending: list[Outcome] = []
+        requests = 0  # requests among them: a flush costs ~0.1 s whatever its size, so a
+        # bulk POST's thousand outcomes count as one toward `batch_size`
         deadline = time.monotonic() + self._interval
         done = False
         while not done:
@@ -239,18 +264,22 @@ class LedgerWriter:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 if item is None:
                     done = True
+                elif isinstance(item, list):
+                    pending += item
+                    requests += 1
                 else:
                     pending.append(item)
+                    requests += 1
             except queue.Empty:
                 pass
-            if pending and (done or len(pending) >= self._batch_size
+            if pending and (done or requests >= self._batch_size
                             or time.monotonic() >= deadline):
                 try:
                     self._flush(pending)
                 except BaseException as error:  # surfaced by record() and close()
                     self._error = error
                     return
-                pending = []
+                pending, requests = [], 0
             if time.monotonic() >= deadline:
                 deadline = time.monotonic() + self._interval
 
@@ -258,4 +287,6 @@ class LedgerWriter:
         with self._connect() as conn:
             write_outcomes(conn, outcomes)
         self.written += len(outcomes)
+        self.requests_written += len({o.seq for o in outcomes if o.seq is not None}) \
+            + sum(1 for o in outcomes if o.seq is None)
         self.flushes += 1

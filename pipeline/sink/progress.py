@@ -21,7 +21,7 @@ class SyncCounters:
     deleted: int = 0
     blocked: int = 0
     retries: int = 0
-    writes: int = 0  # PUT / DELETE requests, retries included
+    writes: int = 0  # PUT / DELETE / bulk POST requests, retries included
     requests: int = 0  # filled in when sending ends (retries and token requests included)
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -33,6 +33,14 @@ class SyncCounters:
             self.retries += retries
             if state != "blocked":
                 self.writes += 1 + retries
+
+    def add_many(self, state: str, count: int, retries: int = 0, requests: int = 1) -> None:
+        """Count `count` objects finished by `requests` write requests (a bulk POST's
+        records; `requests` 0 when another request's count holds them)."""
+        with self._lock:
+            setattr(self, state, getattr(self, state) + count)
+            self.retries += retries
+            self.writes += requests + retries if requests else retries
 
     @property
     def done(self) -> int:

@@ -31,6 +31,7 @@ import duckdb
 
 from pipeline.config import DistrictConfig, warehouse_path
 from pipeline.oneroster import OneRosterResource, OneRosterWriter
+from pipeline.sink.bulk import bulk_setup
 from pipeline.sink.drift import record_drift
 from pipeline.sink.execute import Execution, GradebookWriter, Log
 from pipeline.sink.history import (
@@ -81,6 +82,9 @@ class SyncReport:
     token_renewals: int = 0
     seconds: float = 0.0
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # How creates were sent: "bulk" (1.2 bulk POSTs) or "put", and why (pipeline/sink/bulk.py).
+    write_mode: str = "put"
+    write_mode_reason: str = ""
 
     @property
     def rate(self) -> float:
@@ -121,6 +125,7 @@ class SyncReport:
             "requests": self.requests, "write_requests": c.writes, "retries": c.retries,
             "token_renewals": self.token_renewals,
             "rate_per_second": round(self.rate, 1), "duration_seconds": round(self.seconds, 3),
+            "write_mode": self.write_mode, "write_mode_reason": self.write_mode_reason,
             "sample_payloads": self.samples,
         }
 
@@ -177,9 +182,10 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
         report = SyncReport(config.district, grading_period, False, plan.closed, plan.counts(),
                             samples=plan.samples())
         if not plan.closed and plan.planned_requests:
-            report.counters = _send(plan, client, connect, run_id, config, log,
-                                    progress_interval, requests or _request_counter(client),
-                                    journal_dir)
+            report.counters, mode = _send(plan, client, connect, run_id, config, log,
+                                          progress_interval,
+                                          requests or _request_counter(client), journal_dir)
+            report.write_mode, report.write_mode_reason = mode
             report.requests = report.counters.requests
             report.seconds = report.counters.seconds
             report.token_renewals = getattr(getattr(client, "stats", None), "token_renewals", 0)
@@ -192,15 +198,16 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
 
 def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str,
           config: DistrictConfig, log: Log, progress_interval: float,
-          requests: Callable[[], int], journal_dir: Path) -> SyncCounters:
+          requests: Callable[[], int], journal_dir: Path) -> tuple[SyncCounters, tuple[str, str]]:
     start = requests()
+    bulk = bulk_setup(connect, config, plan.grading_period_sourced_id, log)
     journal = Journal(journal_dir, plan.district, run_id,
                       first_seq(connect, plan.district, run_id))
     ledger = LedgerWriter(connect)
     try:
         execution = Execution(plan, client, ledger, run_id, _workers(config, client),
                               lambda: requests() - start, log, progress_interval,
-                              journal=journal)
+                              journal=journal, **bulk)
         counters = execution.run()
     finally:
         try:
@@ -209,9 +216,10 @@ def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str
             journal.close()  # kept: the next sync of the district ingests it
             raise
         # Every outcome is committed with its event: the journal is no longer needed.
-        settle_journal(connect, journal, ledger.written, plan.district, log)
+        settle_journal(connect, journal, ledger.requests_written, plan.district, log)
     counters.requests = requests() - start
-    return counters
+    log(f"write mode: {execution.write_mode} ({execution.write_mode_reason})")
+    return counters, (execution.write_mode, execution.write_mode_reason)
 
 
 def _workers(config: DistrictConfig, client: GradebookWriter) -> int:

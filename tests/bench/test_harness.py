@@ -16,7 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "plan_nightly", "end_to_end"}
+STAGES = {"generate", "extract", "rules", "rules_sql", "sink", "sink_bulk", "plan_nightly",
+          "end_to_end"}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,17 @@ def test_every_stage_reports_positive_figures(results: dict) -> None:
     assert stages["end_to_end"]["figures"]["sent"] > 0
     assert stages["end_to_end"]["figures"]["step_seconds"]["passback__sis_sync"] > 0
     assert results["machine"]["cores"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_first_sync_by_bulk_sends_a_request_per_body(results: dict) -> None:
+    bulk = _stages(results)["sink_bulk"]["figures"]
+    # 100 students in 8 classes, 40 line items: 8 line-item bodies and 8 result bodies.
+    assert bulk["write_mode"] == "bulk" and bulk["failed"] == 0 and bulk["refused"] == 0
+    assert bulk["objects"] == 40 + bulk["results"] and bulk["results"] == 500
+    assert bulk["requests"] <= 16 + 1  # + the token request
+    assert bulk["rerun_requests"] == 0
 
 
 @pytest.mark.slow

@@ -70,7 +70,8 @@ def test_flaky_sis_converges_in_one_run(workspace: Workspace) -> None:
     stall past the read timeout: one run still succeeds and writes exactly the warehouse."""
     with SandboxSIS(workspace.generated.oneroster_dir, profile="oneroster", faults=FLAKY,
                     closed_grading_periods=workspace.generated.closed_grading_periods) as sis:
-        workspace.point_at(sis.url, timeout_seconds=1.0)
+        # PUT-paced faults (after 5 and 25 PUTs); bulk writes: test_flaky_sis_bulk below.
+        workspace.point_at(sis.url, timeout_seconds=1.0, bulk_writes="off")
         injected = [f"faults {FLAKY} on every request (token endpoint included)"]
         injector = _mid_run_faults(sis, injected)
         finished = workspace.run()
@@ -92,12 +93,39 @@ def test_flaky_sis_converges_in_one_run(workspace: Workspace) -> None:
     assert set(states) == {"sent"}, report
 
 
+def test_flaky_sis_converges_in_one_run_with_bulk_writes(workspace: Workspace) -> None:
+    """The same faults on bulk POSTs: a 429 / 503 is posted again after its pause; a 500,
+    502 or lost answer sends the body's records by PUT (the SIS keeps our sourcedIds);
+    one run still writes exactly the warehouse."""
+    with SandboxSIS(workspace.generated.oneroster_dir, profile="oneroster", faults=FLAKY,
+                    closed_grading_periods=workspace.generated.closed_grading_periods) as sis:
+        workspace.point_at(sis.url, timeout_seconds=1.0, bulk_writes="on",
+                           bulk_max_records=200)
+        finished = workspace.run()
+        statuses = status_counts(sis.request_log)
+        posts = [s for m, p, s in sis.request_log if m == "POST" and "oauth" not in p]
+        problems = compare_sis(sis.store.line_items(), sis.store.results(), set(),
+                               workspace.warehouse, workspace.district)
+    states = ledger_states(workspace.warehouse, workspace.district)
+    summary = [f"- injected: faults {FLAKY} on every request, bulk writes on",
+               f"- sandbox answers by status (0 = dropped): {statuses}",
+               f"- bulk POSTs by status: {sorted(posts)}",
+               f"- ledger: {states}", f"- run exit code: {finished.returncode}",
+               f"- SIS vs warehouse differences: {problems or 'none'}"]
+    write_report("faults_flaky_sis_bulk", summary)
+    report = "\n".join(summary)
+    assert posts and 201 in posts, report
+    assert finished.returncode == 0, f"{report}\n{finished.tail()}"
+    assert not problems, report
+    assert set(states) == {"sent"}, report
+
+
 def test_killed_pipeline_resumes_without_duplicates(workspace: Workspace) -> None:
     """SIGKILL the pipeline mid-sync, run it again: nothing lost, nothing twice, nothing stale."""
     with SandboxSIS(workspace.generated.oneroster_dir, profile="oneroster",
                     faults="latency_ms=150",
                     closed_grading_periods=workspace.generated.closed_grading_periods) as sis:
-        workspace.point_at(sis.url)
+        workspace.point_at(sis.url, bulk_writes="off")  # killed after 10 PUTs
         child = workspace.start()
         try:
             # Once the ledger has committed some outcomes, while plenty of writes remain.

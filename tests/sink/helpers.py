@@ -145,9 +145,11 @@ class Gradebook:
 
 def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = "oauth2",
                     profile: str = "oneroster", concurrency: int = 5, rps: float = 1000.0,
-                    district: str = DISTRICT, **passback: Any) -> DistrictConfig:
+                    district: str = DISTRICT, bulk_writes: str = "off",
+                    bulk_max_records: int = 1000, **passback: Any) -> DistrictConfig:
     """A district whose SIS is the sandbox (anything with `url` and `token_url`); secrets are
-    named by environment variable."""
+    named by environment variable. One PUT per record unless `bulk_writes` says otherwise
+    (the tests that count PUTs predate bulk writes; tests/sink/test_bulk.py turns them on)."""
     if auth == "oauth2":
         auth_block: dict[str, Any] = {"kind": "oauth2", "token_url": sis.token_url,
                                       "client_id_env": ENV["client_id"],
@@ -158,7 +160,7 @@ def district_config(sis: SandboxSIS | Any, *, version: str = "1.2", auth: str = 
         "profile": profile, "oneroster_version": version, "base_url": f"{sis.url}/ims/oneroster",
         "auth": auth_block, "budget": {"max_concurrency": concurrency,
                                        "max_requests_per_second": rps},
-        "timeout_seconds": 5}
+        "timeout_seconds": 5, "bulk_writes": bulk_writes, "bulk_max_records": bulk_max_records}
     if profile == "infinite_campus" and version == "1.2":
         sis_block["vendor"] = {"key_env": ENV["vendor_key"], "secret_env": ENV["vendor_secret"]}
     return DistrictConfig.model_validate({
@@ -217,8 +219,15 @@ def drift_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def writes(sis: SandboxSIS, start: int = 0) -> list[tuple[str, str, int]]:
-    """(method, path, status) of every gradebook write the sandbox saw since `start`."""
+    """(method, path, status) of every gradebook PUT and DELETE the sandbox saw since
+    `start`."""
     return [(m, p, s) for m, p, s in sis.request_log[start:] if m in ("PUT", "DELETE")]
+
+
+def posts(sis: SandboxSIS, start: int = 0) -> list[tuple[str, str, int]]:
+    """(method, path, status) of every bulk POST the sandbox saw since `start`."""
+    return [(m, p, s) for m, p, s in sis.request_log[start:] if m == "POST"
+            and not p.endswith("/oauth/token")]
 
 
 def ledger(path: Path) -> dict[str, tuple[str, int | None, str | None]]:

@@ -168,5 +168,14 @@ def plan_nightly(params: dict[str, Any]) -> dict[str, Any]:
     return measure(Path(params["warehouse"]), params["results"], params.get("repeat", 3))
 
 
+def sink_bulk(params: dict[str, Any]) -> dict[str, Any]:
+    """The first sync of a grading period by OneRoster 1.2 bulk POSTs (fresh sandbox)."""
+    from tooling.bench import sink as sb
+
+    return sb.bulk_first_sync(Path(params["work"]), Path(params["bundle"]),
+                              params["line_items"], params["students"], params["classes"])
+
+
 STAGES = {"generate": generate, "rules": rules, "rules_sql": rules_sql, "sink": sink,
+          "sink_bulk": sink_bulk,
           "plan_nightly": plan_nightly, "end_to_end": end_to_end}

@@ -48,6 +48,7 @@ class SandboxContext:
     roster_views: dict[str, dict[str, dict[str, dict]]]  # version -> view -> id -> JSON
     roster_validators: dict[str, SpecValidators]
     url: str
+    bulk_writes: bool = True  # serve the 1.2 bulk POSTs
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None

@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--faults", default="",
                         help="e.g. seed=7,latency_ms=20,error_rate=0.1,rps=50,max_concurrency=5,"
                              "token_ttl_s=60,drop_rate=0.02")
+    parser.add_argument("--no-bulk", action="store_true",
+                        help="do not serve the OneRoster 1.2 bulk POSTs (405 / 404, as a SIS "
+                             "without them)")
+    parser.add_argument("--allocate-ids", action="store_true",
+                        help="bulk POSTs allocate the sandbox's own sourcedIds")
     parser.add_argument("--state", type=Path, default=None,
                         help="journal file that keeps gradebook writes across restarts")
     for flag in ("oauth1-key", "oauth1-secret", "client-id", "client-secret", "vendor-key",
@@ -55,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         sis = SandboxSIS(args.data, profile=args.profile, closed_grading_periods=closed,
                          faults=faults, state_path=args.state, credentials=credentials,
-                         host=args.host, port=args.port)
+                         host=args.host, port=args.port, bulk_writes=not args.no_bulk,
+                         allocate_ids=args.allocate_ids)
     except (OSError, ValueError) as error:
         print(f"passback sandbox: {error}", file=sys.stderr)
         return 2
@@ -67,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
           f"  OAuth 2 token URL:       {sis.token_url}\n"
           f"  OAuth 2 client id:       {credentials.client_id}\n"
           f"  OAuth 1 key:             {credentials.oauth1_key}\n"
-          f"  faults:                  {faults.to_text() or 'none'}", flush=True)
+          f"  faults:                  {faults.to_text() or 'none'}\n"
+          f"  1.2 bulk POSTs:          {'off' if args.no_bulk else 'on'}"
+          f"{', allocating sourcedIds' if args.allocate_ids else ''}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         sis.serve_forever()
     return 0

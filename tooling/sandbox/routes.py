@@ -63,9 +63,12 @@ def _gradebook_routes(ctx: SandboxContext, base: str, version: str) -> list[Rout
               methods=["GET"]),
     ]
     if version == "v1p2":
+        routes.append(Route(f"{base}/classes/{{class_id}}/categories", wrap(
+            collection_handler(ctx, version, "categories", None, "class_id")), methods=["GET"]))
+    if version == "v1p2" and ctx.bulk_writes:
+        # Without them (`bulk_writes=False`), a POST answers 405 where a GET route shares
+        # the path and 404 elsewhere, as a SIS that lacks them does.
         routes += [
-            Route(f"{base}/classes/{{class_id}}/categories", wrap(
-                collection_handler(ctx, version, "categories", None, "class_id")), methods=["GET"]),
             Route(f"{base}/classes/{{class_id}}/lineItems", wrap(
                 bulk_handler(ctx, "lineItems", {"class": "class_id"}, ("classes", "class_id"))),
                 methods=["POST"]),

@@ -139,8 +139,12 @@ class SandboxSIS:
                  closed_grading_periods: Iterable[str] = (),
                  faults: FaultSpec | str | None = None, state_path: Path | None = None,
                  credentials: SandboxCredentials | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, bulk_writes: bool = True, allocate_ids: bool = False) -> None:
         self.profile = get_profile(profile)
+        # Whether the 1.2 bulk POSTs are served, and whether they allocate the sandbox's own
+        # sourcedIds (docs/sandbox.md, "1.2 bulk POSTs").
+        self.bulk_writes = bulk_writes
+        self.allocate_ids = allocate_ids
         self.roster = Roster.load(Path(data_dir))
         self.store = GradebookStore(self.roster, state_path)
         self.closed_grading_periods = frozenset(closed_grading_periods)
@@ -209,7 +213,7 @@ class SandboxSIS:
         v1p2_bases = Bases(self.rostering_url, self.gradebook_url, v1p2=True)
         return SandboxContext(
             roster=self.roster, profile=self.profile, auth=self.auth,
-            gradebook=GradebookApi(self.store, rules),
+            gradebook=GradebookApi(self.store, rules, allocate_ids=self.allocate_ids),
             services={"v1p1": GradebookService(StrictValidators(validators("v1p1")),
                                                v1p1_bases, False),
                       "v1p2": GradebookService(StrictValidators(validators("gradebook")),
@@ -217,7 +221,7 @@ class SandboxSIS:
             roster_views={"v1p1": render_views(self.roster, v1p1_bases, window),
                           "v1p2": render_views(self.roster, v1p2_bases, window)},
             roster_validators={"v1p1": validators("v1p1"), "v1p2": validators("rostering")},
-            url=self.url,
+            url=self.url, bulk_writes=self.bulk_writes,
         )
 
     # Lifecycle
