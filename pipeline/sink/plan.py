@@ -15,7 +15,8 @@ The plan is computed and written in DuckDB (pipeline/sink/plan_sql.py): a run's 
 straight into `passback.sync_plan` (`store_plan`), every action but `unchanged`, which is only
 counted, and the sender reads it back in batches through short connections
 (`SyncPlan.writes`). A plan that writes nothing (`plan_partition`: `passback plan`, tests,
-benchmarks) goes to a temporary table of the connection and comes back as `actions`.
+benchmarks) goes to a temporary table of the connection and comes back as `actions`. The
+planning itself is in planner.py, its SQL in plan_sql.py.
 
 A planned record is what the SIS stores: its references name a sourcedId and a type, with no
 `href` (the writer adds them from the district's base URL when it sends), so neither its
@@ -34,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,30 +46,10 @@ import pyarrow.parquet as pq
 from pipeline.config import DistrictConfig
 from pipeline.grading_periods import CLOSED_PREDICATE, closed_params
 from pipeline.oneroster.references import Hrefs
-from pipeline.sink.payloads import (
-    LINE_ITEMS,
-    RESULTS,
-    PayloadBuilder,
-    is_legacy_hash,
-    legacy_payload_hash,
-    v2_payload_hash,
-    wrap,
-)
-from pipeline.sink.plan_sql import (
-    ACTIONS,
-    FROZEN_REASON,
-    HELD,
-    PUTS,
-    SEND_ORDER,
-    WRITES,
-    older_hashes_sql,
-    plan_insert_sql,
-    removals_insert_sql,
-)
-from pipeline.warehouse import ADDED_COLUMNS, SINK_TABLES
+from pipeline.sink.payloads import LINE_ITEMS, wrap
+from pipeline.sink.plan_sql import ACTIONS, HELD, PUTS, SEND_ORDER, WRITES
 
-__all__ = ["ACTIONS", "HELD", "PUTS", "WRITES", "Action", "SyncPlan", "plan_partition",
-           "write_plan"]
+__all__ = ["ACTIONS", "HELD", "PUTS", "WRITES", "Action", "SyncPlan"]
 
 JSON = dict[str, Any]
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -176,7 +157,7 @@ class SyncPlan:
                 rows = reader.execute(sql, params).fetchall()
             yield from (_action(row, self.grading_period_sourced_id) for row in rows)
             return
-        with self.stored.connect() as reader, _planning_settings(reader, keep_order=True):
+        with self.stored.connect() as reader, planning_settings(reader, keep_order=True):
             spool = _spool_path(reader)
             reader.execute(f"COPY ({query}) TO '{spool}' (FORMAT parquet)", params)
         # Unlinked once open: read through the handle, and gone even if the process dies.
@@ -306,97 +287,13 @@ def closed_grading_periods(conn: duckdb.DuckDBPyConnection, config: DistrictConf
     return {row[0] for row in rows} | set(config.passback.closed_grading_periods.listed)
 
 
-def older_hashes(conn: duckdb.DuckDBPyConnection, builder: PayloadBuilder, district: str,
-                 grading_period: str, batch_rows: int = 10_000) -> pa.Table:
-    """Ledger rows of the partition whose hash, from an older release, is today's payload's:
-    `v2:` over the record, or unprefixed over the body with today's hrefs. Each such row is
-    built in Python here, once: `run_sync` rewrites it to today's hash (LEGACY_SCHEMA)."""
-    columns: dict[str, list[str]] = {name: [] for name in LEGACY_SCHEMA.names}
-    params = {"district": district, "grading_period": grading_period}
-    for entity in (LINE_ITEMS, RESULTS):
-        cursor = conn.execute(older_hashes_sql(entity, builder.version, builder.zone.key),
-                              params)
-        names = [column[0] for column in cursor.description]
-        while batch := cursor.fetchmany(batch_rows):
-            for values in batch:
-                row = dict(zip(names, values, strict=True))
-                record = builder.content(entity, row)
-                held = row["held"]
-                if held == v2_payload_hash(record) or (
-                        is_legacy_hash(held)
-                        and held == legacy_payload_hash(builder.hrefs.link(record))):
-                    for name, value in zip(LEGACY_SCHEMA.names, (
-                            entity, row["sourced_id"], held, row["new_hash"]), strict=True):
-                        columns[name].append(value)
-    return pa.Table.from_pydict(columns, schema=LEGACY_SCHEMA)
-
-
-def write_plan(conn: duckdb.DuckDBPyConnection, config: DistrictConfig, grading_period: str,
-               *, as_of: date, target: str, run_id: str, dry_run: bool,
-               builder: PayloadBuilder | None = None, reconcile: bool = True,
-               planned_at: datetime | None = None) -> SyncPlan:
-    """Plan one district and grading period into the plan table `target` (the run's rows,
-    every action but `unchanged`) and return the plan with its counts; its rows are read back
-    through `SyncPlan.stored`, which the caller sets. Call it inside a transaction, so the
-    counts and the rows see the same warehouse.
-
-    `reconcile=False` trusts the ledger alone (nothing restored, no drift): only to measure
-    what comparing with the SIS costs."""
-    builder = builder or PayloadBuilder.for_district(config)
-    district = config.district
-    closed = grading_period in closed_grading_periods(conn, config, as_of)
-    legacy = older_hashes(conn, builder, district, grading_period)
-    params: JSON = {"district": district, "grading_period": grading_period, "run_id": run_id,
-                    "planned_at": planned_at or datetime.now(UTC), "dry_run": dry_run}
-    partition = {"district": district, "grading_period": grading_period}
-    sizes = dict(conn.execute(_SIZES_SQL, partition).fetchall())
-    # Bound once: as a subquery in the plan, DuckDB joined it to every row.
-    reads = dict(conn.execute("SELECT entity, max(started_at) FROM passback.sis_reads "
-                              "WHERE district = $district GROUP BY entity",
-                              {"district": district}).fetchall())
-    written = 0
-    conn.register("plan_legacy", legacy)
-    try:
-        with _planning_settings(conn):
-            for entity in (LINE_ITEMS, RESULTS):
-                sql = plan_insert_sql(entity, target=target, version=builder.version,
-                                      zone=builder.zone.key, modified=builder.modified,
-                                      closed=closed, reconcile=reconcile,
-                                      keep_sis_edits=config.passback.sis_edits == "keep")
-                bound = dict(params)
-                if reconcile:
-                    bound["last_read"] = reads.get(entity)
-                written += _inserted(conn.execute(sql, bound))
-            conn.execute(removals_insert_sql(target), params
-                         | _removal(closed, config.passback.propagate_deletions))
-    finally:
-        conn.unregister("plan_legacy")
-    counts = dict(conn.execute(
-        f"SELECT action, count(*) FROM {target} WHERE district = $district AND "
-        "grading_period_sourced_id = $grading_period AND run_id = $run_id GROUP BY action",
-        {"district": district, "grading_period": grading_period, "run_id": run_id}
-    ).fetchall())
-    # Every accepted row is written or unchanged.
-    counts["unchanged"] = sum(sizes.values()) - written
-    return SyncPlan(district, grading_period, closed, hrefs=builder.hrefs,
-                    planned={name: int(counts.get(name, 0)) for name in ACTIONS},
-                    legacy=legacy if legacy.num_rows else None)
-
-
-_SIZES_SQL = """
-SELECT 'line_items', count(*) FROM passback.line_items
-WHERE district = $district AND grading_period_sourced_id = $grading_period
-UNION ALL
-SELECT 'results', count(*) FROM passback.results
-WHERE district = $district AND grading_period_sourced_id = $grading_period
-"""
 # DuckDB's share while planning: the plan's sort and joins spill to disk past it, so a
 # partition of millions of rows plans in bounded memory (the step's own Python is apart).
 PLAN_MEMORY_LIMIT = "1GB"
 
 
 @contextmanager
-def _planning_settings(conn: duckdb.DuckDBPyConnection, *,
+def planning_settings(conn: duckdb.DuckDBPyConnection, *,
                        keep_order: bool = False) -> Iterator[None]:
     """The memory limit of planning, and (unless `keep_order`) no insertion order to keep
     (rows are sorted when read, `SEND_ORDER`), for the statements in the block; the
@@ -413,47 +310,3 @@ def _planning_settings(conn: duckdb.DuckDBPyConnection, *,
     finally:
         for name, value in before.items():
             conn.execute(f"SET {name} = '{value}'")
-
-
-def _inserted(cursor: duckdb.DuckDBPyConnection) -> int:
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-def _removal(closed: bool, propagate: bool) -> JSON:
-    """The action and reason of the partition's removals."""
-    if closed:
-        return {"action": "frozen", "reason": FROZEN_REASON}
-    if propagate:
-        return {"action": "delete", "reason": "no longer passed back"}
-    return {"action": "stopped", "reason": "no longer passed back; the SIS keeps it "
-                                           "(passback.propagate_deletions is off)"}
-
-
-_SCRATCH = "plan_scratch"  # the temporary plan table of a plan that is not stored
-
-
-def _plan_columns() -> str:
-    """`passback.sync_plan`'s columns as declared today, for a scratch copy: declared, not
-    copied, since a read-only connection to an older warehouse lacks the added columns."""
-    added = [f"{column} {kind}" for table, column, kind in ADDED_COLUMNS
-             if table == "passback.sync_plan"]
-    return ", ".join([SINK_TABLES["sync_plan"].strip(), *added])
-
-
-def plan_partition(conn: duckdb.DuckDBPyConnection, config: DistrictConfig,
-                   grading_period: str, *, as_of: date, builder: PayloadBuilder | None = None,
-                   reconcile: bool = True) -> SyncPlan:
-    """The sync plan of one district and grading period, writing nothing to the warehouse:
-    planned into a temporary table of `conn` and read back into `actions` (every action but
-    `unchanged`, which is only counted), in send order."""
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SCRATCH} ({_plan_columns()})")
-    try:
-        plan = write_plan(conn, config, grading_period, as_of=as_of, target=_SCRATCH,
-                          run_id="scratch", dry_run=True, builder=builder, reconcile=reconcile)
-        plan.stored = StoredPlan(lambda: nullcontext(conn), "scratch", _SCRATCH)
-        plan.actions = list(plan.select(ACTIONS, conn=conn))
-        plan.stored = None
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS {_SCRATCH}")
-    return plan

@@ -44,7 +44,8 @@ from pipeline.sink.history import (
     start_history,
 )
 from pipeline.sink.ledger import LedgerWriter, patient
-from pipeline.sink.plan import WRITES, StoredPlan, SyncPlan, plan_partition, write_plan
+from pipeline.sink.plan import WRITES, StoredPlan, SyncPlan
+from pipeline.sink.planner import plan_partition, write_plan
 from pipeline.sink.progress import SyncCounters
 from pipeline.sink.refusals import record_sis_refusals
 from pipeline.sink.safeguards import guard_mass_change

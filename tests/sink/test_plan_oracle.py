@@ -27,7 +27,8 @@ from pipeline.config import DistrictConfig
 from pipeline.rule_settings import RunSettings
 from pipeline.sink.ledger import REJECTED, SENT, Outcome, write_outcomes
 from pipeline.sink.payloads import HASH_PREFIX, V2_PREFIX
-from pipeline.sink.plan import PUTS, Action, SyncPlan, plan_partition
+from pipeline.sink.plan import PUTS, Action, SyncPlan
+from pipeline.sink.planner import plan_partition
 from pipeline.warehouse import connect
 from tests.rules.generated import load_generated
 from tooling.bench import baseline_plan

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.sink.ledger import SENT, Outcome, write_outcomes
-from pipeline.sink.plan import ACTIONS, PUTS, plan_partition
+from pipeline.sink.plan import ACTIONS, PUTS
+from pipeline.sink.planner import plan_partition
 from pipeline.sink.run import plan_sync, store_plan
 from pipeline.warehouse import connect
 from tests.sink.helpers import AS_OF, DISTRICT, GP_FALL, Gradebook, connector, district_config

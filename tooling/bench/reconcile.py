@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.config import DistrictConfig
-from pipeline.sink.plan import write_plan
+from pipeline.sink.planner import write_plan
 from pipeline.warehouse import connect, transaction
 from tooling.bench import baseline_plan
 from tooling.bench.sink import DISTRICT, GRADING_PERIOD, district
