@@ -212,6 +212,10 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("passback.sync_plan", "changes", "STRUCT(field VARCHAR, sis VARCHAR, planned VARCHAR)[]"),
     ("passback.sync_plan", "line_item_held", "BOOLEAN"),
     ("passback.sync_plan", "seq", "BIGINT"),
+    # Writes go class by class: a bulk body (pipeline/sink/bulk.py) holds one class's line
+    # items, or its results in the grading period, so in sourcedId order bodies came out a
+    # tenth as full (120,000 line items of 2,000 classes in 19,904 bodies instead of 2,000).
+    ("passback.sync_plan", "class_sourced_id", "VARCHAR"),
 ]
 
 

@@ -170,7 +170,8 @@ class SyncPlan:
 
     def writes(self, entity: str, kinds: tuple[str, ...] = WRITES) -> Iterator[Action]:
         """The actions of one entity that send a request, in send order: line items by
-        sourcedId, results by line item then sourcedId, deletions results first."""
+        class and sourcedId, results by class, line item and sourcedId, deletions results
+        first."""
         return self.select(tuple(k for k in kinds if k in WRITES), entity)
 
     def held_line_items(self) -> set[str]:

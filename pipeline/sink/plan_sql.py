@@ -32,11 +32,12 @@ ACTIONS = ("create", "update", "restore", "overwrite", "delete", "unchanged", "k
            "refused", "blocked", "invalid", "stopped", "frozen")
 # Line items the SIS holds as planned before anything is sent (their results may go at once).
 HELD = ("unchanged", "kept")
-# The order a plan's rows are sent (and listed) in: line items by sourcedId, then results by
-# line item and sourcedId, then the removals (numbered by `seq`: results first). Sorted when
+# The order a plan's rows are sent (and listed) in: line items by class and sourcedId, then
+# results by class, line item and sourcedId (a bulk body holds one class's records), then
+# the removals (numbered by `seq`: results first). Sorted when
 # the plan is read, not when it is written: a nightly plan writes few of the rows it plans.
-SEND_ORDER = ("seq IS NOT NULL, seq, entity = 'results', line_item_sourced_id NULLS FIRST, "
-              "sourced_id")
+SEND_ORDER = ("seq IS NOT NULL, seq, entity = 'results', class_sourced_id NULLS FIRST, "
+              "line_item_sourced_id NULLS FIRST, sourced_id")
 # The plan table's rows come from here (the two plan tables share these columns).
 CHANGE_TYPE = "STRUCT(field VARCHAR, sis VARCHAR, planned VARCHAR)[]"
 FROZEN_REASON = "the grading period is closed"
@@ -236,7 +237,7 @@ SELECT {_RUN_COLUMNS}, '{entity}' AS entity, sourced_id,
        CASE WHEN pre_action <> 'blocked' THEN digest END AS payload_hash,
        -- Built here only, so only for the rows sent.
        CASE WHEN pre_action IN ({puts}) AND NOT broken THEN {record} END AS payload,
-       line_item_sourced_id, sis_sourced_id, sis_line_item_sourced_id,
+       line_item_sourced_id, sis_sourced_id, sis_line_item_sourced_id, class_sourced_id,
        CASE WHEN pre_action <> 'blocked' THEN sis_changes END AS changes,
        {held} AS line_item_held
 FROM checked a

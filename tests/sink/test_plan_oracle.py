@@ -11,6 +11,7 @@ recognise each of those hashes, and plan the same again once it rewrote them to 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import shutil
 from dataclasses import dataclass
@@ -111,13 +112,33 @@ def _shown(action: Action) -> tuple[Any, ...]:
             action.reason, record, action.changes)
 
 
+def _assert_send_order(actions: list[Action]) -> None:
+    """Line items before results, each class's writes together (line items by sourcedId
+    within their class, results by line item then sourcedId), removals last."""
+    writes = [a for a in actions if a.action in PUTS or a.body is not None]
+    entities = [a.entity for a in writes]
+    assert entities == sorted(entities, key=lambda e: e == "results")
+    line_items = [((a.record or {})["class"]["sourcedId"], a.sourced_id)
+                  for a in writes if a.entity == "line_items"]
+    assert line_items == sorted(line_items)
+    results = [(a.line_item_sourced_id, a.sourced_id) for a in writes if a.entity == "results"]
+    # A line item's results come together, by sourcedId (the class order is the line items':
+    # a 1.1 result names no class).
+    groups = [li for li, _ in itertools.groupby(li for li, _ in results)]
+    assert len(groups) == len(set(groups))
+    assert all(ids == sorted(ids) for ids in (
+        [r for li, r in results if li == one] for one in groups))
+
+
 def assert_same_plan(district: District, **passback: Any) -> SyncPlan:
-    """Both planners on the same warehouse: the same counts and the same actions in the
-    same order (unchanged ones only counted); returns the SQL plan."""
+    """Both planners on the same warehouse: the same counts and the same actions (unchanged
+    ones only counted), the SQL plan's in send order (class by class, for bulk bodies: the
+    old planner's was by sourcedId alone); returns the SQL plan."""
     old, new = _plans(district, **passback)
     assert new.counts() == old.counts()
     expected = [_shown(a) for a in old.actions if a.action != "unchanged"]
-    assert [_shown(a) for a in new.actions] == expected
+    assert sorted(map(repr, map(_shown, new.actions))) == sorted(map(repr, expected))
+    _assert_send_order(new.actions)
     assert all(a.payload_hash and a.payload_hash.startswith(HASH_PREFIX)
                for a in new.actions if a.action in PUTS)
     return new

@@ -4,6 +4,7 @@ for `unchanged`, and batches read in send order. No SIS: the warehouse is filled
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -120,10 +121,17 @@ def test_a_stored_plan_is_counted_in_sql_and_read_in_batches(
     assert (counts["create"], counts["update"], counts["invalid"], counts["blocked"],
             counts["unchanged"]) == (2 + 6, 1, 1, 3, 2 + 5)
     assert runs == [(8, 1, 7, 1, 3)]
-    # Read two rows at a time, in send order: line items, then results by line item.
-    line_items = [a.sourced_id for a in plan.writes("line_items", PUTS)]
+    # Read two rows at a time, in send order: line items by class, then results by class
+    # and line item.
+    line_items = [(a.record["class"]["sourcedId"], a.sourced_id)
+                  for a in plan.writes("line_items", PUTS)]
     results = [(a.line_item_sourced_id, a.sourced_id) for a in plan.writes("results", PUTS)]
-    assert line_items == ["li-0003", "li-0004"] and results == sorted(results)
+    assert sorted(line_items) == line_items and {li for _, li in line_items} == {
+        "li-0003", "li-0004"}
+    groups = [li for li, _ in itertools.groupby(li for li, _ in results)]
+    assert len(groups) == len(set(groups))  # a line item's results come together
+    assert all(ids == sorted(ids) for ids in (
+        [r for li, r in results if li == one] for one in groups))
     assert len(results) == 1 + 6 and all(a.body for a in plan.writes("results", PUTS))
     # Its results may go at once: li-0001 is held as planned; new ones wait for their PUT.
     assert plan.held_line_items() == {"li-0001"}
