@@ -9,9 +9,11 @@ Callers fetch everything first: these functions never wait on the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -39,24 +41,50 @@ class Changes:
 
 
 def write_table(conn: duckdb.DuckDBPyConnection, table: str, district: str,
-                rows: pa.Table | pd.DataFrame, key: Sequence[str], *, full: bool,
+                rows: pa.Table | pd.DataFrame | str, key: Sequence[str], *, full: bool,
                 deleted: Sequence[str] = ()) -> Changes:
     """Replace (full) or upsert (incremental) a district's rows; call inside a transaction.
 
-    `deleted` holds values of a single-column key to remove (OneRoster `tobedeleted`).
+    `rows` is Arrow, pandas, or the name of a relation the connection reads (an attached
+    stage's table: the rows never leave DuckDB). `deleted` holds values of a single-column
+    key to remove (OneRoster `tobedeleted`).
     """
-    incoming = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(
-        rows, preserve_index=False)
-    conn.register(INCOMING, incoming)
-    try:
+    with _incoming(conn, rows):
         new, changed = _count_changes(conn, table, district, key)
         removed = _remove(conn, table, district, key, full=full, deleted=deleted)
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {INCOMING}")
-    finally:
-        conn.unregister(INCOMING)
     total = conn.execute(f"SELECT count(*) FROM {table} WHERE district = ?",
                          [district]).fetchall()
     return Changes(total[0][0] if total else 0, new, changed, removed)
+
+
+@contextmanager
+def _incoming(conn: duckdb.DuckDBPyConnection, rows: pa.Table | pd.DataFrame | str,
+              ) -> Iterator[None]:
+    """The incoming rows under the name INCOMING for the block's statements."""
+    if isinstance(rows, str):
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW {INCOMING} AS SELECT * FROM {rows}")
+        try:
+            yield
+        finally:
+            conn.execute(f"DROP VIEW IF EXISTS {INCOMING}")
+        return
+    conn.register(INCOMING, rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(
+        rows, preserve_index=False))
+    try:
+        yield
+    finally:
+        conn.unregister(INCOMING)
+
+
+@contextmanager
+def attached(conn: duckdb.DuckDBPyConnection, database: Path, alias: str) -> Iterator[str]:
+    """Another DuckDB file, read-only, under `alias` for the block (outside a transaction)."""
+    conn.execute(f"ATTACH '{database}' AS {alias} (READ_ONLY)")
+    try:
+        yield alias
+    finally:
+        conn.execute(f"DETACH {alias}")
 
 
 def _count_changes(conn: duckdb.DuckDBPyConnection, table: str, district: str,
