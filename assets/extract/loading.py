@@ -89,18 +89,22 @@ def attached(conn: duckdb.DuckDBPyConnection, database: Path, alias: str) -> Ite
 
 def _count_changes(conn: duckdb.DuckDBPyConnection, table: str, district: str,
                    key: Sequence[str]) -> tuple[int, int]:
-    on = " AND ".join(f'cur."{k}" IS NOT DISTINCT FROM inc."{k}"' for k in key)
-    known = f"EXISTS (SELECT 1 FROM {table} cur WHERE cur.district = ? AND {on})"
-    new = conn.execute(f"SELECT count(*) FROM {INCOMING} inc WHERE NOT {known}",
-                       [district]).fetchall()
-    # A row differs when it is not found, value for value, among the current rows (EXCEPT
-    # treats nulls as equal); those that are not new are changed.
+    """Incoming keys that are new, and keys whose row differs from the current one.
+
+    One join on the key, each side carrying a hash of its whole row (nulls hash alike): a
+    scan of each side instead of an EXCEPT that holds every distinct row of both (12 million
+    scores at district scale). Two different rows hashing alike would count as unchanged:
+    a 1 in 2^64 chance per row, for a count shown in the run's metadata."""
     columns = ", ".join(f'"{name}"' for name in _columns(conn, INCOMING))
-    differing = conn.execute(
-        f"SELECT count(*) FROM (SELECT {columns} FROM {INCOMING} EXCEPT "
-        f"SELECT {columns} FROM {table} WHERE district = ?) inc WHERE {known}",
-        [district, district]).fetchall()
-    return (new[0][0] if new else 0), (differing[0][0] if differing else 0)
+    keys = ", ".join(f'"{k}"' for k in key)
+    on = " AND ".join(f'cur."{k}" IS NOT DISTINCT FROM inc."{k}"' for k in key)
+    counted = conn.execute(
+        f"SELECT count(*) FILTER (WHERE cur.row_hash IS NULL), "
+        f"count(*) FILTER (WHERE cur.row_hash <> inc.row_hash) "
+        f"FROM (SELECT {keys}, hash({columns}) AS row_hash FROM {INCOMING}) inc "
+        f"LEFT JOIN (SELECT {keys}, hash({columns}) AS row_hash FROM {table} "
+        f"WHERE district = ?) cur ON {on}", [district]).fetchall()
+    return (int(counted[0][0]), int(counted[0][1])) if counted else (0, 0)
 
 
 def _remove(conn: duckdb.DuckDBPyConnection, table: str, district: str, key: Sequence[str],

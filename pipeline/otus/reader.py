@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow
 
-from pipeline.otus.contract import ENTITIES, Entity, text_schema
+from pipeline.otus.contract import ENTITIES, Entity, sql_literal, text_schema
 from pipeline.otus.sql import TEXT, define_macros, typed_sql
 from pipeline.otus.validation import validate_staged
 
@@ -100,11 +100,12 @@ def _readable(conn: duckdb.DuckDBPyConnection, url: str) -> bool:
         return False
 
 
-def _source(file: ExportFile) -> str:
+def _source(file: ExportFile, location: str = "?") -> str:
     if file.format == "csv":
         # all_varchar: we parse values ourselves, so "0012" stays an id and a BOM is skipped.
-        return "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"')"
-    return "read_parquet(?)"
+        return (f"read_csv({location}, all_varchar = true, header = true, delim = ',', "
+                "quote = '\"')")
+    return f"read_parquet({location})"
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, file: ExportFile) -> dict[str, str]:
@@ -118,23 +119,28 @@ def _columns(conn: duckdb.DuckDBPyConnection, file: ExportFile) -> dict[str, str
 
 
 def _stage_text(conn: duckdb.DuckDBPyConnection, file: ExportFile, entity: Entity,
-                table: str) -> dict[str, str]:
-    """Copy the contract's columns of a file into `table`, in file order (empty text is
-    null); return each column's staged type. CSV and JSON values stay text; Parquet keeps
-    its own types, so a typed timestamp is never printed and parsed again."""
+                raw: str) -> dict[str, str]:
+    """The contract's columns of a file as relation `raw`, `_row` its place in the file and
+    empty text null; return each column's type there. CSV and JSON are parsed once into a
+    table of text; Parquet, columnar and typed already, is read in place through a view, and
+    keeps its own types, so a typed timestamp is never printed and parsed again."""
     present = _columns(conn, file)
     wanted = {c: present[c] for c in entity.columns if c in present}
     if file.format == "jsonl":
         # ->> gives each value as text (booleans as true/false), so JSON reads like CSV.
         values = {c: f"json ->> '{c}'" for c in wanted}
-        source = "read_ndjson_objects(?)"
+        source = f"read_ndjson_objects({sql_literal(file.location)})"
     else:
         values = {c: f'"{c}"' for c in wanted}
-        source = _source(file)
-    select = [f'nullif({v}, \'\') AS "{c}"' if wanted[c] == TEXT else f'{v} AS "{c}"'
-              for c, v in values.items()]
-    conn.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select) or '1 AS _none'} "
-                 f"FROM {source}", [file.location])
+        source = _source(file, sql_literal(file.location))
+    select = ", ".join([f'nullif({v}, \'\') AS "{c}"' if wanted[c] == TEXT else f'{v} AS "{c}"'
+                        for c, v in values.items()] or ["1 AS _none"])
+    if file.format == "parquet":
+        conn.execute(f"CREATE VIEW {raw} AS SELECT file_row_number AS _row, {select} "
+                     f"FROM {source.removesuffix(')')}, file_row_number = true)")
+    else:  # a table keeps the file's order: its rowid is the row's place
+        conn.execute(f"CREATE TABLE {raw}_text AS SELECT {select} FROM {source}")
+        conn.execute(f"CREATE VIEW {raw} AS SELECT rowid AS _row, * FROM {raw}_text")
     return wanted
 
 
@@ -147,7 +153,8 @@ def _stage_typed(conn: duckdb.DuckDBPyConnection, entity: Entity, raw: str,
                for f in entity.fields]
     conn.execute(f"CREATE TABLE \"{entity.name}\" AS SELECT CAST(? AS VARCHAR) AS district, "
                  f"{', '.join(columns)} FROM {raw}", [district])
-    conn.execute(f"DROP TABLE {raw}")
+    conn.execute(f"DROP VIEW {raw}")
+    conn.execute(f"DROP TABLE IF EXISTS {raw}_text")
 
 
 def _duck_type(column: str, entity: Entity) -> str:
@@ -167,6 +174,10 @@ def stage_export(location: str, zone: ZoneInfo, district: str, *,
                 "memory_limit": STAGE_MEMORY, "temp_directory": str(Path(scratch) / "spill"),
                 "preserve_insertion_order": True})) as conn:
             define_macros(conn, zone.key)
+            # DuckDB 2.0 prunes Parquet row groups by min/max statistics that leave NaN out,
+            # so `WHERE NOT isfinite(x)` found no row where a count did. The stage's queries
+            # are whole scans; only the first-rows look-ups filter, and they must be right.
+            conn.execute("SET disabled_optimizers = 'filter_pushdown'")
             files, types = _stage_all(conn, location, zone)
             for name in files:
                 _stage_typed(conn, ENTITIES[name], f"raw_{name}", types[name], district)
@@ -201,8 +212,8 @@ def _stage_all(conn: duckdb.DuckDBPyConnection, location: str, zone: ZoneInfo,
 def _counts(conn: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
     rows, live = {}, {}
     for entity in ENTITIES.values():
-        deleted = "coalesce(count_if(deleted_at IS NULL), 0)" if "deleted_at" in entity.columns else \
-            "count(*)"
+        deleted = ("coalesce(count_if(deleted_at IS NULL), 0)"
+                   if "deleted_at" in entity.columns else "count(*)")
         rows[entity.name], live[entity.name] = conn.execute(
             f'SELECT count(*), {deleted} FROM "{entity.name}"').fetchall()[0]
     return rows, live

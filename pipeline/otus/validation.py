@@ -30,7 +30,8 @@ def validate_staged(conn: duckdb.DuckDBPyConnection, table: str, entity: Entity,
                     types: dict[str, str]) -> list[str]:
     """Every contract violation in one staged file, one line per column and check.
 
-    `types` maps each staged column to its DuckDB type; `rowid` is the row's place in the file.
+    `types` maps each staged column to its DuckDB type; `_row` is the row's place in the file
+    (0 first).
     """
     name = Path(location).name
     lines: list[str] = []
@@ -46,8 +47,8 @@ def validate_staged(conn: duckdb.DuckDBPyConnection, table: str, entity: Entity,
     for (column, what, bad), failing in zip(probes, row[2:], strict=False):
         if failing:
             shown = "; ".join(f"{row_label(file_format, i)} ({value!r})" for i, value in
-                              conn.execute(f"SELECT rowid, {_quote(column)} FROM {table} "
-                                           f"WHERE {bad} ORDER BY rowid LIMIT "
+                              conn.execute(f"SELECT _row, {_quote(column)} FROM {table} "
+                                           f"WHERE {bad} ORDER BY _row LIMIT "
                                            f"{MAX_ROWS_SHOWN}").fetchall())
             lines.append(f"{name}: column {column!r} {what}; first offending rows: {shown}")
     # Distinct hashes prove distinct keys; fewer hashes than rows are looked at exactly.
@@ -84,9 +85,9 @@ def _duplicates(conn: duckdb.DuckDBPyConnection, table: str, key: list[str], nam
                 file_format: str) -> list[str]:
     columns = ", ".join(_quote(k) for k in key)
     found = conn.execute(
-        f"SELECT t.rowid, {', '.join(f't.{_quote(k)}' for k in key)} FROM {table} t "
+        f"SELECT t._row, {', '.join(f't.{_quote(k)}' for k in key)} FROM {table} t "
         f"SEMI JOIN (SELECT {columns} FROM {table} GROUP BY ALL HAVING count(*) > 1) d "
-        f"USING ({columns}) ORDER BY t.rowid LIMIT {MAX_ROWS_SHOWN}").fetchall()
+        f"USING ({columns}) ORDER BY t._row LIMIT {MAX_ROWS_SHOWN}").fetchall()
     if not found:
         return []  # a hash collision, not a duplicate
     shown = "; ".join(f"{row_label(file_format, r[0])} ({', '.join(map(str, r[1:]))})"
