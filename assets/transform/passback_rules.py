@@ -122,8 +122,8 @@ def _materializations(run: PartitionRun) -> list[dg.MaterializeResult]:
                 markdown_table(line_items[["sourced_id", "title", "due_date"]].head(10))),
         }),
         dg.MaterializeResult(asset_key=RESULTS, metadata={
-            **common, "dagster/row_count": int((~run.results.rejected).sum()),
-            "candidates": len(run.results.frame), "orphan_scores": run.orphan_scores,
+            **common, "dagster/row_count": run.results.accepted,
+            "candidates": run.results.candidates, "orphan_scores": run.orphan_scores,
         }),
         dg.MaterializeResult(asset_key=REJECTIONS, metadata={
             **common, "dagster/row_count": len(rejections), "rejects": len(rejected),

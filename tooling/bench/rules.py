@@ -204,7 +204,7 @@ def _full_partition(conn: duckdb.DuckDBPyConnection) -> None:
     _, run = _timed("partition run: candidates + rules", lambda: compute_partition(
         conn, SETTINGS, "gp1"))
     _timed("partition run: one-transaction write", lambda: write_partition(conn, run, "bench"))
-    print(f"results in scope: {len(run.results.frame):,}, rejection rows: "
+    print(f"results in scope: {run.results.candidates:,}, rejection rows: "
           f"{len(run.rejections):,}")
     conn.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
