@@ -90,8 +90,11 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         district = context.partition_key
         config = districts.get(district)
         try:
-            # Read and checked in a DuckDB file of its own; the warehouse copies it from there.
-            with stage_export(config.export_location(), config.zone, district) as export, \
+            # Read and checked in a DuckDB file of its own, beside the warehouse (owner-only,
+            # on the warehouse's disk rather than a /tmp that may be memory); the warehouse
+            # copies the typed tables from there.
+            with stage_export(config.export_location(), config.zone, district,
+                              folder=warehouse.path().parent) as export, \
                     warehouse.get_connection() as conn, \
                     attached(conn, export.database, STAGE), transaction(conn):
                 changes = {name: write_table(conn, f"otus.{name}", district,

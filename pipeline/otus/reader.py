@@ -168,6 +168,9 @@ def stage_export(location: str, zone: ZoneInfo, district: str, *,
                  folder: Path | None = None) -> Iterator[StagedExport]:
     """Read, check and type all five files in a DuckDB file of their own; yield it closed
     (removed on exit). Raise ExportContractError listing every problem of every file."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # mkdtemp makes the folder owner-only: the stage holds student records.
     with tempfile.TemporaryDirectory(prefix="passback-otus-", dir=folder) as scratch:
         database = Path(scratch) / "export.duckdb"
         with closing(duckdb.connect(str(database), config={
