@@ -108,9 +108,10 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _materializations(run: PartitionRun) -> list[dg.MaterializeResult]:
-    rejections = run.rejections
-    rejected = rejections[rejections["severity"] == "reject"]
-    by_rule = rejections.groupby("rule").size().sort_values(ascending=False)
+    counts = run.rejection_counts
+    total = int(counts["rows"].sum())
+    rejected = int(counts.loc[counts["severity"] == "reject", "rows"].sum())
+    by_rule = counts.groupby("rule")["rows"].sum().sort_values(ascending=False)
     common = {"as_of": str(run.settings.as_of), "profile": run.settings.profile,
               "grading_period_sourced_id": run.grading_period_sourced_id}
     line_items = run.accepted_line_items()
@@ -126,8 +127,8 @@ def _materializations(run: PartitionRun) -> list[dg.MaterializeResult]:
             "candidates": run.results.candidates, "orphan_scores": run.orphan_scores,
         }),
         dg.MaterializeResult(asset_key=REJECTIONS, metadata={
-            **common, "dagster/row_count": len(rejections), "rejects": len(rejected),
-            "warnings": len(rejections) - len(rejected),
+            **common, "dagster/row_count": total, "rejects": rejected,
+            "warnings": total - rejected,
             "by_rule": dg.MetadataValue.md(
                 markdown_table(by_rule.rename("rows").reset_index())),
         }),

@@ -41,6 +41,7 @@ from pipeline.warehouse import transaction
 RESULT_BATCH = 250_000
 RESULT_CANDIDATES = "_passback_result_candidates"  # temporary tables of the run's connection
 ACCEPTED_RESULTS_TABLE = "run_results"
+REJECTIONS_TABLE = "run_rejections"  # a bad week rejects millions of scores, each a message
 RESULT_KEY = ["assignment_id", "student_sourced_id"]
 ACCEPTED_RESULT_COLUMNS = ["assignment_id", "student_sourced_id", "score", "missing_is_zero",
                            "graded_date", "updated_at"]
@@ -74,14 +75,15 @@ class ResultTally:
 @dataclass
 class PartitionRun:
     """Everything one run computed for its partition, ready to write (the accepted results
-    in the connection's temporary table `run_results`: write with the same connection)."""
+    and the rejection rows in the connection's temporary tables `run_results` and
+    `run_rejections`: write with the same connection)."""
 
     settings: RunSettings
     grading_period_sourced_id: str
     line_items: Verdicts
     results: ResultTally
     scope: pd.DataFrame  # the line items of this partition plus district-level ones
-    rejections: pd.DataFrame
+    rejection_counts: pd.DataFrame  # rule, severity, rows (the rows: `run_rejections`)
     checks: Preconditions
     orphan_scores: int = 0
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -127,34 +129,50 @@ def compute_partition(
         scope[["assignment_id", "class_sourced_id", "line_item_accepted", "due_passed"]])
     rows = stage_result_candidates(conn, settings, scope_table, RESULT_CANDIDATES)
     context = scope.set_index("assignment_id")[["title", "class_title"]]
-    tally, result_rejections = _judge_results(conn, settings, rows, context)
-    rejections = pd.concat([
-        rejection_rows(li_scoped, ["assignment_id"]).assign(entity="line_item"),
-        *(part.assign(entity="result") for part in result_rejections),
-    ], ignore_index=True)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTIONS_TABLE} (entity VARCHAR, "
+                 "assignment_id VARCHAR, student_sourced_id VARCHAR, rule VARCHAR, "
+                 "severity VARCHAR, message VARCHAR)")
+    _keep_rejections(conn, rejection_rows(li_scoped, ["assignment_id"]), "line_item")
+    tally = _judge_results(conn, settings, rows, context)
+    counts = conn.sql(f"SELECT rule, severity, count(*) AS rows FROM {REJECTIONS_TABLE} "
+                      "GROUP BY ALL ORDER BY rule, severity").to_arrow_table().to_pandas()
     orphans = conn.execute(ORPHAN_SCORES_SQL, {"district": settings.district}).fetchall()[0]
     # Duplicate scores, found in SQL over every candidate: a batch sees only its own.
     duplicates = duplicate_candidates(conn, RESULT_CANDIDATES, RESULT_KEY)
     conn.execute(f"DROP TABLE IF EXISTS {RESULT_CANDIDATES}")
     return PartitionRun(
         settings=settings, grading_period_sourced_id=grading_period_sourced_id,
-        line_items=li_scoped, results=tally, scope=scope, rejections=rejections,
+        line_items=li_scoped, results=tally, scope=scope, rejection_counts=counts,
         checks=preconditions(conn, settings, line_items, duplicates),
         orphan_scores=int(orphans[0]) if orphans else 0,
     )
 
 
+def _keep_rejections(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame, entity: str) -> None:
+    """Append rejection rows to the run's temporary table (a line item has no student)."""
+    if rows.empty:
+        return
+    student = "student_sourced_id" if "student_sourced_id" in rows else "NULL"
+    conn.register("_passback_batch", _arrow(rows))
+    try:
+        conn.execute(f"INSERT INTO {REJECTIONS_TABLE} SELECT ?, assignment_id, {student}, "
+                     "rule, severity, message FROM _passback_batch", [entity])
+    finally:
+        conn.unregister("_passback_batch")
+
+
 def _judge_results(conn: duckdb.DuckDBPyConnection, settings: RunSettings, rows: int,
-                   context: pd.DataFrame) -> tuple[ResultTally, list[pd.DataFrame]]:
-    """The result rules over the staged candidates, one batch at a time: counts, rejection
-    rows, and the accepted results appended to the temporary table `run_results` (each
-    batch's checked against the accepted-results schema before it is kept)."""
-    tally, rejections = ResultTally(), []
+                   context: pd.DataFrame) -> ResultTally:
+    """The result rules over the staged candidates, one batch at a time: counts, and the
+    rejection rows and accepted results appended to the temporary tables `run_rejections`
+    and `run_results` (each batch's accepted results checked against the accepted-results
+    schema before they are kept)."""
+    tally = ResultTally()
     conn.execute(f"DROP TABLE IF EXISTS {ACCEPTED_RESULTS_TABLE}")
     for batch in candidate_batches(conn, settings, RESULT_CANDIDATES, rows, RESULT_BATCH):
         verdicts = evaluate(apply_transforms(batch, "result"), "result", settings.profile)
         tally.add(verdicts)
-        rejections.append(rejection_rows(verdicts, RESULT_KEY, context))
+        _keep_rejections(conn, rejection_rows(verdicts, RESULT_KEY, context), "result")
         accepted = verdicts.accepted()[ACCEPTED_RESULT_COLUMNS]
         ACCEPTED_RESULTS.validate(accepted)
         _append(conn, ACCEPTED_RESULTS_TABLE, _arrow(accepted))
@@ -164,7 +182,7 @@ def _judge_results(conn: duckdb.DuckDBPyConnection, settings: RunSettings, rows:
         tally.add(empty)
         _append(conn, ACCEPTED_RESULTS_TABLE,
                 _arrow(empty.accepted()[ACCEPTED_RESULT_COLUMNS]))
-    return tally, rejections
+    return tally
 
 
 def _empty_candidates(conn: duckdb.DuckDBPyConnection, settings: RunSettings) -> pd.DataFrame:
@@ -194,12 +212,8 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 def _register_run(conn: duckdb.DuckDBPyConnection, run: PartitionRun) -> None:
     line_items = run.accepted_line_items()
     ACCEPTED_LINE_ITEMS.validate(line_items)
-    rejections = run.rejections.reindex(columns=["entity", "assignment_id",
-                                                 "student_sourced_id", "rule", "severity",
-                                                 "message"])
     conn.register("run_line_items", _arrow(line_items))
     conn.register("run_scope", _arrow(run.scope))
-    conn.register("run_rejections", _arrow(rejections))
     conn.register("run_stats", _arrow(run.stats()))
 
 
@@ -289,6 +303,7 @@ def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: 
     except _DuplicateSourcedIds as rolled_back:
         return rolled_back.count
     finally:
-        for name in ("run_line_items", "run_scope", "run_rejections", "run_stats"):
+        for name in ("run_line_items", "run_scope", "run_stats"):
             conn.unregister(name)
-        conn.execute(f"DROP TABLE IF EXISTS {ACCEPTED_RESULTS_TABLE}")
+        for table in (ACCEPTED_RESULTS_TABLE, REJECTIONS_TABLE):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
