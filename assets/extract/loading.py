@@ -8,6 +8,8 @@ Callers fetch everything first: these functions never wait on the network.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -181,3 +183,17 @@ def save_cursor(conn: duckdb.DuckDBPyConnection, district: str, entity: str,
         return
     conn.execute("INSERT OR REPLACE INTO passback.extract_cursors VALUES (?, ?, ?, ?)",
                  [district, entity, cursor, datetime.now(UTC)])
+
+
+def release_memory() -> None:
+    """Give memory freed by a step back to the operating system before the next one.
+
+    `passback run` executes its steps one after another in one process: what a step freed
+    but its allocators kept (Arrow's pool, glibc's heap) would count against the next
+    step's peak. Both are asked to return it; elsewhere than glibc, only Arrow's is.
+    """
+    pa.default_memory_pool().release_unused()
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

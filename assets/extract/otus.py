@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 from dagster import AssetExecutionContext
 
-from assets.extract.loading import attached, write_table
+from assets.extract.loading import attached, release_memory, write_table
 from pipeline.graph import OTUS_GROUP, otus_key
 from pipeline.otus import ENTITIES, ExportContractError, stage_export
 from pipeline.resources import Districts, Warehouse
@@ -105,6 +105,7 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
             raise dg.Failure(description=str(exc),
                              metadata={"problems": dg.MetadataValue.int(len(exc.problems))},
                              allow_retries=False) from None
+        release_memory()
         if emptied:
             context.log.warning(
                 f"the Otus export empties {', '.join(emptied)} (no live rows, where an earlier "
