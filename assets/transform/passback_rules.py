@@ -7,7 +7,6 @@ from datetime import date, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.extract.loading import release_memory
 from assets.transform.rules_run import PartitionRun, compute_partition, write_partition
 from checks.asset_checks import RULES_CHECK_SPECS, rate_changes, rate_jump_result
 from pipeline.graph import (
@@ -82,7 +81,6 @@ def passback_rules(
     as_of = (date.fromisoformat(config.as_of) if config.as_of
              else datetime.now(district_config.zone).date())
     settings = RunSettings.from_config(district_config, as_of)
-    release_memory()  # what the extract steps of the same process freed
     with warehouse.get_connection() as conn:
         conn.execute("SET memory_limit = ?", [RULES_DUCKDB_MEMORY])  # this step's connection
         grading_period = grading_period_for_key(conn, settings.district, grading_period_key)
