@@ -295,14 +295,31 @@ def _is_lock_conflict(error: BaseException) -> bool:
         "could not set lock" in text or "conflicting lock" in text)
 
 
+# DuckDB's own default takes 80% of the machine's memory for its buffer pool, held until the
+# file's last connection closes: a 50,000-student step then grew to several GiB. A step's
+# budget is 1.5 GiB (issue 15), Python's share included; past this DuckDB spills to disk.
+MEMORY_LIMIT_ENV = "PASSBACK_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for a warehouse connection ($PASSBACK_DUCKDB_MEMORY_LIMIT)."""
+    return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+
+
 def open_duckdb(path: Path, *, read_only: bool = False, config: dict[str, Any] | None = None,
                 lock_wait: float = 0.0) -> duckdb.DuckDBPyConnection:
-    """`duckdb.connect`, waiting up to `lock_wait` seconds while another process holds the
-    file, and failing at once with `WarehouseDamaged` when the file is truncated or corrupt."""
+    """`duckdb.connect` with the warehouse's memory limit, waiting up to `lock_wait` seconds
+    while another process holds the file, and failing at once with `WarehouseDamaged` when
+    the file is truncated or corrupt."""
     give_up, pause = time.monotonic() + lock_wait, 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+            conn = duckdb.connect(str(path), read_only=read_only, config=config or {})
+            # A SET, not a connect option: a second connection to the same file in this
+            # process would be refused for asking a different configuration.
+            conn.execute("SET memory_limit = ?", [memory_limit()])
+            return conn
         except duckdb.Error as error:
             if is_damage(error, path):
                 raise WarehouseDamaged(path, error) from error

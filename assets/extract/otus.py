@@ -15,18 +15,18 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
-import pandas as pd
 from dagster import AssetExecutionContext
 
-from assets.extract.loading import Changes, write_table
+from assets.extract.loading import attached, release_memory, write_table
 from pipeline.graph import OTUS_GROUP, otus_key
-from pipeline.otus import ENTITIES, ExportContractError, read_export
+from pipeline.otus import ENTITIES, ExportContractError, stage_export
 from pipeline.resources import Districts, Warehouse
 from pipeline.warehouse import transaction
 
 GROUP = OTUS_GROUP
 KINDS = {"otus", "duckdb"}
 POOL = "duckdb_warehouse"
+STAGE = "otus_stage"  # the staged export, attached read-only while it is copied
 
 DESCRIPTIONS = {
     "users": "Otus users (teachers, administrators, students) with their SIS sourcedIds",
@@ -58,23 +58,19 @@ ON CONFLICT (district, entity) DO UPDATE SET
 """
 
 
-def live_rows(frame: pd.DataFrame) -> int:
-    """Rows of an export table that are not marked deleted (`deleted_at`, where it has one)."""
-    return int(frame["deleted_at"].isna().sum()) if "deleted_at" in frame else len(frame)
-
-
 def record_load_counts(conn: duckdb.DuckDBPyConnection, district: str,
-                       tables: dict[str, pd.DataFrame]) -> list[str]:
-    """Record each entity's live rows (inside the load's transaction); returns the entities
-    this load emptied although an earlier load had live rows."""
+                       live_rows: dict[str, int]) -> list[str]:
+    """Record each entity's live rows (rows not marked deleted; inside the load's
+    transaction); returns the entities this load emptied although an earlier load had
+    live rows."""
     emptied = [name for (name,) in conn.execute(
         "SELECT entity FROM passback.otus_load_counts WHERE district = ? AND "
         "last_nonempty_rows > 0", [district]).fetchall()
-        if name in tables and live_rows(tables[name]) == 0]
+        if name in live_rows and live_rows[name] == 0]
     now = datetime.now(UTC)
-    for name, frame in tables.items():
+    for name, rows in live_rows.items():
         conn.execute(_LOAD_COUNTS_SQL, {"district": district, "entity": name,
-                                        "rows": live_rows(frame), "now": now})
+                                        "rows": rows, "now": now})
     return sorted(emptied)
 
 
@@ -94,17 +90,22 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         district = context.partition_key
         config = districts.get(district)
         try:
-            export = read_export(config.export_location(), config.zone, district)
-        except ExportContractError as exc:
+            # Read and checked in a DuckDB file of its own, beside the warehouse (owner-only,
+            # on the warehouse's disk rather than a /tmp that may be memory); the warehouse
+            # copies the typed tables from there.
+            with stage_export(config.export_location(), config.zone, district,
+                              folder=warehouse.path().parent) as export, \
+                    warehouse.get_connection() as conn, \
+                    attached(conn, export.database, STAGE), transaction(conn):
+                changes = {name: write_table(conn, f"otus.{name}", district,
+                                             f'{STAGE}."{name}"', ENTITIES[name].key, full=True)
+                           for name in ENTITIES}
+                emptied = record_load_counts(conn, district, export.live_rows)
+        except ExportContractError as exc:  # a broken file does not heal: no retry
             raise dg.Failure(description=str(exc),
                              metadata={"problems": dg.MetadataValue.int(len(exc.problems))},
                              allow_retries=False) from None
-        changes: dict[str, Changes] = {}
-        with warehouse.get_connection() as conn, transaction(conn):
-            for name, frame in export.tables.items():
-                changes[name] = write_table(conn, f"otus.{name}", district, frame,
-                                            ENTITIES[name].key, full=True)
-            emptied = record_load_counts(conn, district, export.tables)
+        release_memory()
         if emptied:
             context.log.warning(
                 f"the Otus export empties {', '.join(emptied)} (no live rows, where an earlier "
@@ -119,7 +120,7 @@ def build_otus_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
                 "source": export.files[name].location,
                 "format": export.files[name].format,
                 "duration_seconds": dg.MetadataValue.float(seconds),
-                "live_rows": dg.MetadataValue.int(live_rows(export.tables[name])),
+                "live_rows": dg.MetadataValue.int(export.live_rows[name]),
             })
 
     return otus_export

@@ -19,6 +19,7 @@ from dagster import AssetExecutionContext
 from assets.extract.loading import (
     Changes,
     read_cursor,
+    release_memory,
     save_cursor,
     write_quarantine,
     write_table,
@@ -77,6 +78,8 @@ def load_entity(ep: Endpoint, district: str, full_refresh: bool, warehouse: Ware
         # Wrong credentials, an HTML or unrecognised 200, a 403 do not heal in a minute: fail
         # now with the cause, no step retries (the transient/permanent split is policy.py's).
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    finally:
+        release_memory()  # a collection's records, as dicts, are the step's peak
 
 
 # The collections the sink reconciles with (pipeline/sink/plan.py): after an incremental

@@ -10,6 +10,8 @@ year's when the SIS does not relate them), closed grading periods, the mapped ca
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
@@ -182,3 +184,37 @@ def result_candidates(
     """
     params = {k: v for k, v in settings.params().items() if k in ("district", "zone")}
     return _query_frame(conn, settings, RESULT_SQL, params, "line_item_scope", line_item_scope)
+
+
+def stage_result_candidates(conn: duckdb.DuckDBPyConnection, settings: RunSettings,
+                            line_item_scope: pa.Table, table: str) -> int:
+    """`result_candidates` as a temporary DuckDB table (millions of scores at district scale
+    stay in DuckDB, which spills past its memory limit); returns its rows."""
+    params = {k: v for k, v in settings.params().items() if k in ("district", "zone")}
+    conn.register("line_item_scope", line_item_scope)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {RESULT_SQL}", params)
+    finally:
+        conn.unregister("line_item_scope")
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def candidate_batches(conn: duckdb.DuckDBPyConnection, settings: RunSettings, table: str,
+                      rows: int, size: int) -> Iterator[pd.DataFrame]:
+    """A staged candidate table in frames of at most `size` rows (Arrow-backed, run facts in
+    `attrs`), in the order it was written."""
+    for start in range(0, rows, size):
+        frame = conn.sql(f"SELECT * FROM {table} WHERE rowid >= $start AND rowid < $end",
+                         params={"start": start, "end": start + size}).to_arrow_table() \
+            .to_pandas(types_mapper=pd.ArrowDtype)
+        frame.attrs.update(settings.frame_attrs())
+        yield frame
+
+
+def duplicate_candidates(conn: duckdb.DuckDBPyConnection, table: str,
+                         key: list[str]) -> pd.DataFrame:
+    """Every candidate whose key another candidate shares (none in a valid export)."""
+    columns = ", ".join(key)
+    return conn.sql(f"SELECT {columns} FROM {table} SEMI JOIN (SELECT {columns} FROM {table} "
+                    f"GROUP BY ALL HAVING count(*) > 1) USING ({columns})").to_arrow_table() \
+        .to_pandas(types_mapper=pd.ArrowDtype)

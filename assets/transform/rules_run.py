@@ -19,15 +19,32 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from assets.transform.candidates import ORPHAN_SCORES_SQL, line_item_candidates, result_candidates
+from assets.transform.candidates import (
+    ORPHAN_SCORES_SQL,
+    candidate_batches,
+    duplicate_candidates,
+    line_item_candidates,
+    stage_result_candidates,
+)
 from assets.transform.sourced_ids import digest_sql, name_sql, uuid_from_digest_sql
 from checks.asset_checks import Preconditions, preconditions
+from checks.catalog import Severity
 from checks.evaluate import Verdicts, evaluate, rejection_rows
 from checks.schemas import ACCEPTED_LINE_ITEMS, ACCEPTED_RESULTS
 from checks.transforms import apply_transforms
 from pipeline.rule_settings import RunSettings
 from pipeline.sink.refusals import refresh_sis_refusals
 from pipeline.warehouse import transaction
+
+# Result candidates are staged in DuckDB and judged this many at a time: a 50,000-student
+# grading period has about 3 million, whose frames alone took several GiB at once.
+RESULT_BATCH = 250_000
+RESULT_CANDIDATES = "_passback_result_candidates"  # temporary tables of the run's connection
+ACCEPTED_RESULTS_TABLE = "run_results"
+REJECTIONS_TABLE = "run_rejections"  # a bad week rejects millions of scores, each a message
+RESULT_KEY = ["assignment_id", "student_sourced_id"]
+ACCEPTED_RESULT_COLUMNS = ["assignment_id", "student_sourced_id", "score", "missing_is_zero",
+                           "graded_date", "updated_at"]
 
 # Line-item columns the rejections and results borrow (joined in SQL at write time).
 LINE_ITEM_CONTEXT = ["assignment_id", "assessment_id", "class_sourced_id", "class_title",
@@ -37,15 +54,36 @@ LINE_ITEM_CONTEXT = ["assignment_id", "assessment_id", "class_sourced_id", "clas
 
 
 @dataclass
+class ResultTally:
+    """The result rules' verdicts over every batch, as counts; the accepted results
+    themselves wait in the connection's temporary table `run_results` for the write."""
+
+    severities: dict[str, Severity] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    candidates: int = 0
+    accepted: int = 0
+
+    def add(self, verdicts: Verdicts) -> None:
+        """Count one batch."""
+        self.severities.update(verdicts.severities)
+        for rule_id, failing in verdicts.failures.items():
+            self.failures[rule_id] = self.failures.get(rule_id, 0) + int(failing.sum())
+        self.candidates += len(verdicts.frame)
+        self.accepted += int((~verdicts.rejected).sum())
+
+
+@dataclass
 class PartitionRun:
-    """Everything one run computed for its partition, ready to write."""
+    """Everything one run computed for its partition, ready to write (the accepted results
+    and the rejection rows in the connection's temporary tables `run_results` and
+    `run_rejections`: write with the same connection)."""
 
     settings: RunSettings
     grading_period_sourced_id: str
     line_items: Verdicts
-    results: Verdicts
+    results: ResultTally
     scope: pd.DataFrame  # the line items of this partition plus district-level ones
-    rejections: pd.DataFrame
+    rejection_counts: pd.DataFrame  # rule, severity, rows (the rows: `run_rejections`)
     checks: Preconditions
     orphan_scores: int = 0
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -57,12 +95,14 @@ class PartitionRun:
 
     def stats(self) -> pd.DataFrame:
         """Failures per rule among this run's records, for the trend check and the report."""
-        rows = []
-        for verdicts in (self.line_items, self.results):
-            for rule_id, failing in verdicts.failures.items():
-                rows.append({"entity": verdicts.entity, "rule": rule_id,
-                             "severity": verdicts.severities[rule_id],
-                             "candidates": len(verdicts.frame), "failures": int(failing.sum())})
+        rows = [{"entity": "line_item", "rule": rule_id,
+                 "severity": self.line_items.severities[rule_id],
+                 "candidates": len(self.line_items.frame), "failures": int(failing.sum())}
+                for rule_id, failing in self.line_items.failures.items()]
+        rows += [{"entity": "result", "rule": rule_id,
+                  "severity": self.results.severities[rule_id],
+                  "candidates": self.results.candidates, "failures": failures}
+                 for rule_id, failures in self.results.failures.items()]
         return pd.DataFrame(rows, columns=["entity", "rule", "severity", "candidates",
                                            "failures"])
 
@@ -87,21 +127,80 @@ def compute_partition(
     scope = li_scoped.frame[LINE_ITEM_CONTEXT]
     scope_table = _arrow(
         scope[["assignment_id", "class_sourced_id", "line_item_accepted", "due_passed"]])
-    results = apply_transforms(result_candidates(conn, settings, scope_table), "result")
-    res_verdicts = evaluate(results, "result", settings.profile)
+    rows = stage_result_candidates(conn, settings, scope_table, RESULT_CANDIDATES)
     context = scope.set_index("assignment_id")[["title", "class_title"]]
-    rejections = pd.concat([
-        rejection_rows(li_scoped, ["assignment_id"]).assign(entity="line_item"),
-        rejection_rows(res_verdicts, ["assignment_id", "student_sourced_id"], context)
-        .assign(entity="result"),
-    ], ignore_index=True)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTIONS_TABLE} (entity VARCHAR, "
+                 "assignment_id VARCHAR, student_sourced_id VARCHAR, rule VARCHAR, "
+                 "severity VARCHAR, message VARCHAR)")
+    _keep_rejections(conn, rejection_rows(li_scoped, ["assignment_id"]), "line_item")
+    tally = _judge_results(conn, settings, rows, context)
+    counts = conn.sql(f"SELECT rule, severity, count(*) AS rows FROM {REJECTIONS_TABLE} "
+                      "GROUP BY ALL ORDER BY rule, severity").to_arrow_table().to_pandas()
     orphans = conn.execute(ORPHAN_SCORES_SQL, {"district": settings.district}).fetchall()[0]
+    # Duplicate scores, found in SQL over every candidate: a batch sees only its own.
+    duplicates = duplicate_candidates(conn, RESULT_CANDIDATES, RESULT_KEY)
+    conn.execute(f"DROP TABLE IF EXISTS {RESULT_CANDIDATES}")
     return PartitionRun(
         settings=settings, grading_period_sourced_id=grading_period_sourced_id,
-        line_items=li_scoped, results=res_verdicts, scope=scope, rejections=rejections,
-        checks=preconditions(conn, settings, line_items, results),
+        line_items=li_scoped, results=tally, scope=scope, rejection_counts=counts,
+        checks=preconditions(conn, settings, line_items, duplicates),
         orphan_scores=int(orphans[0]) if orphans else 0,
     )
+
+
+def _keep_rejections(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame, entity: str) -> None:
+    """Append rejection rows to the run's temporary table (a line item has no student)."""
+    if rows.empty:
+        return
+    student = "student_sourced_id" if "student_sourced_id" in rows else "NULL"
+    conn.register("_passback_batch", _arrow(rows))
+    try:
+        conn.execute(f"INSERT INTO {REJECTIONS_TABLE} SELECT ?, assignment_id, {student}, "
+                     "rule, severity, message FROM _passback_batch", [entity])
+    finally:
+        conn.unregister("_passback_batch")
+
+
+def _judge_results(conn: duckdb.DuckDBPyConnection, settings: RunSettings, rows: int,
+                   context: pd.DataFrame) -> ResultTally:
+    """The result rules over the staged candidates, one batch at a time: counts, and the
+    rejection rows and accepted results appended to the temporary tables `run_rejections`
+    and `run_results` (each batch's accepted results checked against the accepted-results
+    schema before they are kept)."""
+    tally = ResultTally()
+    conn.execute(f"DROP TABLE IF EXISTS {ACCEPTED_RESULTS_TABLE}")
+    for batch in candidate_batches(conn, settings, RESULT_CANDIDATES, rows, RESULT_BATCH):
+        verdicts = evaluate(apply_transforms(batch, "result"), "result", settings.profile)
+        tally.add(verdicts)
+        _keep_rejections(conn, rejection_rows(verdicts, RESULT_KEY, context), "result")
+        accepted = verdicts.accepted()[ACCEPTED_RESULT_COLUMNS]
+        ACCEPTED_RESULTS.validate(accepted)
+        _append(conn, ACCEPTED_RESULTS_TABLE, _arrow(accepted))
+    if not tally.candidates:  # no candidates: the write still reads an (empty) table
+        empty = evaluate(apply_transforms(_empty_candidates(conn, settings), "result"),
+                         "result", settings.profile)
+        tally.add(empty)
+        _append(conn, ACCEPTED_RESULTS_TABLE,
+                _arrow(empty.accepted()[ACCEPTED_RESULT_COLUMNS]))
+    return tally
+
+
+def _empty_candidates(conn: duckdb.DuckDBPyConnection, settings: RunSettings) -> pd.DataFrame:
+    frame = conn.sql(f"SELECT * FROM {RESULT_CANDIDATES} LIMIT 0").to_arrow_table().to_pandas(
+        types_mapper=pd.ArrowDtype)
+    frame.attrs.update(settings.frame_attrs())
+    return frame
+
+
+def _append(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    conn.register("_passback_batch", rows)
+    try:
+        exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND "
+                              "table_name = ?", [table]).fetchall()[0][0]
+        conn.execute(f"INSERT INTO {table} SELECT * FROM _passback_batch" if exists else
+                     f"CREATE TEMP TABLE {table} AS SELECT * FROM _passback_batch")
+    finally:
+        conn.unregister("_passback_batch")
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
@@ -113,16 +212,8 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 def _register_run(conn: duckdb.DuckDBPyConnection, run: PartitionRun) -> None:
     line_items = run.accepted_line_items()
     ACCEPTED_LINE_ITEMS.validate(line_items)
-    results = run.results.accepted()[["assignment_id", "student_sourced_id", "score",
-                                      "missing_is_zero", "graded_date", "updated_at"]]
-    ACCEPTED_RESULTS.validate(results)
-    rejections = run.rejections.reindex(columns=["entity", "assignment_id",
-                                                 "student_sourced_id", "rule", "severity",
-                                                 "message"])
     conn.register("run_line_items", _arrow(line_items))
-    conn.register("run_results", _arrow(results))
     conn.register("run_scope", _arrow(run.scope))
-    conn.register("run_rejections", _arrow(rejections))
     conn.register("run_stats", _arrow(run.stats()))
 
 
@@ -212,6 +303,7 @@ def write_partition(conn: duckdb.DuckDBPyConnection, run: PartitionRun, run_id: 
     except _DuplicateSourcedIds as rolled_back:
         return rolled_back.count
     finally:
-        for name in ("run_line_items", "run_results", "run_scope", "run_rejections",
-                     "run_stats"):
+        for name in ("run_line_items", "run_scope", "run_stats"):
             conn.unregister(name)
+        for table in (ACCEPTED_RESULTS_TABLE, REJECTIONS_TABLE):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")

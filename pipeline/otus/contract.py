@@ -106,6 +106,11 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
 )}
 
 
+def sql_literal(text: str) -> str:
+    """A string as a SQL literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def parse_timestamps(text: pd.Series, zone: ZoneInfo) -> pd.Series:
     """ISO 8601 text as UTC timestamps; no offset means local time in `zone`; bad text is NaT."""
     text = text.astype("str")
@@ -131,18 +136,30 @@ def parse_decimals(text: pd.Series) -> pd.Series:
 
 
 def _checks(field: Field, zone: ZoneInfo) -> list[pa.Check]:
+    """The field's value checks. Each states its rule twice, once per engine: the pandas
+    function (pandera validating a frame) and, in `statistics`, the same rule as DuckDB SQL
+    over the value as text (`text_sql`) and, where a Parquet file may carry the value natively
+    typed, over that value (`native_sql`; absent: a native value always passes). The reader
+    (`pipeline.otus.validation`) runs the SQL inside DuckDB; the schema stays the contract."""
     if field.kind == "enum":
         allowed = list(field.values)
-        return [pa.Check(lambda s: s.isin(allowed), ignore_na=True, name=f"one of {allowed}")]
+        listed = ", ".join(sql_literal(v) for v in allowed)
+        return [pa.Check(lambda s: s.isin(allowed), ignore_na=True, name=f"one of {allowed}",
+                         statistics={"text_sql": f"{{value}} IN ({listed})"})]
     if field.kind == "boolean":
+        listed = ", ".join(sql_literal(v) for v in BOOLEAN_VALUES)
         return [pa.Check(lambda s: s.str.lower().isin(BOOLEAN_VALUES), ignore_na=True,
-                         name="true, false, 1 or 0")]
+                         name="true, false, 1 or 0",
+                         statistics={"text_sql": f"lower({{value}}) IN ({listed})"})]
     if field.kind == "decimal":
         return [pa.Check(lambda s: np.isfinite(parse_decimals(s)), ignore_na=True,
-                         name="a decimal number")]
+                         name="a decimal number",
+                         statistics={"text_sql": "isfinite(TRY_CAST({value} AS DOUBLE))",
+                                     "native_sql": "isfinite(CAST({value} AS DOUBLE))"})]
     if field.kind == "timestamp":
         return [pa.Check(lambda s: parse_timestamps(s, zone).notna(), ignore_na=True,
-                         name="an ISO 8601 timestamp")]
+                         name="an ISO 8601 timestamp",
+                         statistics={"text_sql": "otus_timestamp({value}) IS NOT NULL"})]
     return []
 
 
@@ -155,21 +172,3 @@ def text_schema(entity: Entity, zone: ZoneInfo) -> pa.DataFrameSchema:
     }
     return pa.DataFrameSchema(columns, unique=list(entity.key), strict=False, coerce=False,
                               name=entity.name)
-
-
-def typed(entity: Entity, text: pd.DataFrame, zone: ZoneInfo, district: str) -> pd.DataFrame:
-    """A validated text frame as the typed rows of `otus.<entity>` (district first)."""
-    out = pd.DataFrame({"district": pd.Series([district] * len(text), dtype="str")})
-    for field in entity.fields:
-        column = text[field.name] if field.name in text else \
-            pd.Series([None] * len(text), dtype="str")
-        column = column.reset_index(drop=True)
-        if field.kind == "timestamp":
-            out[field.name] = parse_timestamps(column, zone)
-        elif field.kind == "boolean":
-            out[field.name] = parse_booleans(column)
-        elif field.kind == "decimal":
-            out[field.name] = parse_decimals(column)
-        else:
-            out[field.name] = column.astype("str")
-    return out

@@ -1,25 +1,35 @@
-"""Reading a district's Otus export: find each file, read it as text with DuckDB, validate the
-whole export against the contract, and only then convert it to typed tables.
+"""Reading a district's Otus export inside DuckDB: find each file, stage it in a DuckDB file
+of its own, check the whole export against the contract there, and only then type it.
 
 DuckDB does the reading, so the export may be a local folder or any location DuckDB reads
-(http(s), s3...). Every file is checked before anything is returned: a caller that writes
-the result can never half-load an export.
+(http(s), s3...), and no table is ever a pandas frame: the stage lives on disk under a memory
+limit, so a 12-million-score export is read in bounded memory. Every file is checked before
+anything is typed: a caller that writes the result can never half-load an export. The stage
+is a DuckDB file of its own (not the warehouse) so that reading a remote export holds no
+warehouse connection while the network answers; the warehouse then copies the typed tables
+from it (`assets.extract.otus`).
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
-import pandera.pandas as pa
+import pyarrow
 
-from pipeline.otus.contract import ENTITIES, Entity, text_schema, typed
+from pipeline.otus.contract import ENTITIES, Entity, sql_literal, text_schema
+from pipeline.otus.sql import TEXT, define_macros, typed_sql
+from pipeline.otus.validation import validate_staged
 
 FORMATS = ("csv", "jsonl", "parquet")
-MAX_ROWS_SHOWN = 5
+# The stage's share of a step's 1.5 GiB: DuckDB spills to the stage's folder beyond it.
+STAGE_MEMORY = "1GB"
 
 
 class ExportContractError(ValueError):
@@ -41,8 +51,20 @@ class ExportFile:
 
 
 @dataclass(frozen=True)
+class StagedExport:
+    """A validated export, typed, in a closed DuckDB file: one table per entity (`district`
+    first, rows in file order), the file each came from, and each table's rows and live rows
+    (not marked deleted)."""
+
+    database: Path
+    files: dict[str, ExportFile]
+    rows: dict[str, int]
+    live_rows: dict[str, int]
+
+
+@dataclass(frozen=True)
 class OtusExport:
-    """A validated export: typed rows per entity and the file each came from."""
+    """A validated export as pandas frames (small exports: tests and tools)."""
 
     tables: dict[str, pd.DataFrame]
     files: dict[str, ExportFile]
@@ -78,102 +100,134 @@ def _readable(conn: duckdb.DuckDBPyConnection, url: str) -> bool:
         return False
 
 
-def read_text(conn: duckdb.DuckDBPyConnection, file: ExportFile, entity: Entity,
-              ) -> pd.DataFrame:
-    """The contract's columns of a file, every value as text (empty is null), in file order."""
-    present = _columns(conn, file)
-    wanted = [c for c in entity.columns if c in present]
-    if file.format == "jsonl":
-        # ->> gives each value as text (booleans as true/false), so JSON reads like CSV.
-        select = ", ".join(f"json ->> '{c}' AS \"{c}\"" for c in wanted)
-        source = "read_ndjson_objects(?)"
-    else:
-        select = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in wanted)
-        source = _source(file)
-    if not wanted:
-        select = "1 AS _none"
-    frame = conn.execute(f"SELECT {select} FROM {source}", [file.location]).df()
-    frame = frame.drop(columns=["_none"], errors="ignore").astype("str")
-    return frame.replace("", None).reset_index(drop=True)
-
-
-def _source(file: ExportFile) -> str:
+def _source(file: ExportFile, location: str = "?") -> str:
     if file.format == "csv":
         # all_varchar: we parse values ourselves, so "0012" stays an id and a BOM is skipped.
-        return "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"')"
-    return "read_parquet(?)"
+        return (f"read_csv({location}, all_varchar = true, header = true, delim = ',', "
+                "quote = '\"')")
+    return f"read_parquet({location})"
 
 
-def _columns(conn: duckdb.DuckDBPyConnection, file: ExportFile) -> set[str]:
+def _columns(conn: duckdb.DuckDBPyConnection, file: ExportFile) -> dict[str, str]:
+    """Each column of a file and its DuckDB type (JSON values are read as text)."""
     if file.format == "jsonl":
         rows = conn.execute("SELECT DISTINCT unnest(json_keys(json)) FROM "
                             "read_ndjson_objects(?)", [file.location]).fetchall()
+        return {row[0]: TEXT for row in rows}
+    rows = conn.execute(f"DESCRIBE SELECT * FROM {_source(file)}", [file.location]).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def _stage_text(conn: duckdb.DuckDBPyConnection, file: ExportFile, entity: Entity,
+                raw: str) -> dict[str, str]:
+    """The contract's columns of a file as relation `raw`, `_row` its place in the file and
+    empty text null; return each column's type there. CSV and JSON are parsed once into a
+    table of text; Parquet, columnar and typed already, is read in place through a view, and
+    keeps its own types, so a typed timestamp is never printed and parsed again."""
+    present = _columns(conn, file)
+    wanted = {c: present[c] for c in entity.columns if c in present}
+    if file.format == "jsonl":
+        # ->> gives each value as text (booleans as true/false), so JSON reads like CSV.
+        values = {c: f"json ->> '{c}'" for c in wanted}
+        source = f"read_ndjson_objects({sql_literal(file.location)})"
     else:
-        rows = conn.execute(f"DESCRIBE SELECT * FROM {_source(file)}",
-                            [file.location]).fetchall()
-    return {row[0] for row in rows}
+        values = {c: f'"{c}"' for c in wanted}
+        source = _source(file, sql_literal(file.location))
+    select = ", ".join([f'nullif({v}, \'\') AS "{c}"' if wanted[c] == TEXT else f'{v} AS "{c}"'
+                        for c, v in values.items()] or ["1 AS _none"])
+    if file.format == "parquet":
+        conn.execute(f"CREATE VIEW {raw} AS SELECT file_row_number AS _row, {select} "
+                     f"FROM {source.removesuffix(')')}, file_row_number = true)")
+    else:  # a table keeps the file's order: its rowid is the row's place
+        conn.execute(f"CREATE TABLE {raw}_text AS SELECT {select} FROM {source}")
+        conn.execute(f"CREATE VIEW {raw} AS SELECT rowid AS _row, * FROM {raw}_text")
+    return wanted
 
 
-def validate(entity: Entity, frame: pd.DataFrame, file: ExportFile,
-             zone: ZoneInfo) -> list[str]:
-    """Every contract violation in one file, one line per column and check."""
-    try:
-        text_schema(entity, zone).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        return describe_failures(exc.failure_cases, frame, file, entity)
-    return []
+def _stage_typed(conn: duckdb.DuckDBPyConnection, entity: Entity, raw: str,
+                 types: dict[str, str], district: str) -> None:
+    """The typed table of an entity, built from its checked staged text; `raw` is dropped."""
+    columns = [f"CAST({typed_sql(f, f.name, types[f.name])} AS "
+               f"{_duck_type(f.name, entity)}) AS \"{f.name}\"" if f.name in types else
+               f"CAST(NULL AS {_duck_type(f.name, entity)}) AS \"{f.name}\""
+               for f in entity.fields]
+    conn.execute(f"CREATE TABLE \"{entity.name}\" AS SELECT CAST(? AS VARCHAR) AS district, "
+                 f"{', '.join(columns)} FROM {raw}", [district])
+    conn.execute(f"DROP VIEW {raw}")
+    conn.execute(f"DROP TABLE IF EXISTS {raw}_text")
 
 
-def describe_failures(cases: pd.DataFrame, frame: pd.DataFrame, file: ExportFile,
-                      entity: Entity) -> list[str]:
-    """pandera's failure cases as lines naming the file, column, check and first rows."""
-    lines = []
-    name = Path(file.location).name
-    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-        if check == "column_in_dataframe":
-            missing = ", ".join(repr(v) for v in group["failure_case"])
-            lines.append(f"{name}: missing required column(s) {missing}")
+def _duck_type(column: str, entity: Entity) -> str:
+    arrow = entity.arrow_schema.field(column).type
+    return {pyarrow.string(): "VARCHAR", pyarrow.bool_(): "BOOLEAN",
+            pyarrow.float64(): "DOUBLE"}.get(arrow, "TIMESTAMPTZ")
+
+
+@contextmanager
+def stage_export(location: str, zone: ZoneInfo, district: str, *,
+                 folder: Path | None = None) -> Iterator[StagedExport]:
+    """Read, check and type all five files in a DuckDB file of their own; yield it closed
+    (removed on exit). Raise ExportContractError listing every problem of every file."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # mkdtemp makes the folder owner-only: the stage holds student records.
+    with tempfile.TemporaryDirectory(prefix="passback-otus-", dir=folder) as scratch:
+        database = Path(scratch) / "export.duckdb"
+        with closing(duckdb.connect(str(database), config={
+                "memory_limit": STAGE_MEMORY, "temp_directory": str(Path(scratch) / "spill"),
+                "preserve_insertion_order": True})) as conn:
+            define_macros(conn, zone.key)
+            # DuckDB 2.0 prunes Parquet row groups by min/max statistics that leave NaN out,
+            # so `WHERE NOT isfinite(x)` found no row where a count did. The stage's queries
+            # are whole scans; only the first-rows look-ups filter, and they must be right.
+            conn.execute("SET disabled_optimizers = 'filter_pushdown'")
+            files, types = _stage_all(conn, location, zone)
+            for name in files:
+                _stage_typed(conn, ENTITIES[name], f"raw_{name}", types[name], district)
+            rows, live = _counts(conn)
+        yield StagedExport(database, files, rows, live)
+
+
+def _stage_all(conn: duckdb.DuckDBPyConnection, location: str, zone: ZoneInfo,
+               ) -> tuple[dict[str, ExportFile], dict[str, dict[str, str]]]:
+    problems: list[str] = []
+    files: dict[str, ExportFile] = {}
+    types: dict[str, dict[str, str]] = {}
+    for entity in ENTITIES.values():
+        raw = f"raw_{entity.name}"
+        try:
+            file = locate(location, entity.name, conn)
+            staged = _stage_text(conn, file, entity, raw)
+        except ExportContractError as exc:
+            problems += exc.problems
             continue
-        rows = sorted({int(i) for i in group["index"].dropna()})[:MAX_ROWS_SHOWN]
-        if "uniqueness" in str(check):
-            key = ", ".join(entity.key)
-            values = [", ".join(map(str, frame.loc[i, list(entity.key)])) for i in rows]
-            shown = "; ".join(f"{_row_label(file, i)} ({v})" for i, v in zip(rows, values,
-                                                                                strict=True))
-            lines.append(f"{name}: column(s) {key}: duplicate key; first offending rows: {shown}")
+        except duckdb.Error as exc:
+            problems.append(f"{entity.name}: the file cannot be read: {exc}")
             continue
-        what = "is required but empty" if check == "not_nullable" else f"must be {check}"
-        shown = "; ".join(f"{_row_label(file, i)} ({frame.loc[i, column]!r})" for i in rows)
-        lines.append(f"{name}: column {column!r} {what}; first offending rows: {shown}")
-    # pandera reports a composite-key duplicate once per key column: say it once.
-    return list(dict.fromkeys(lines))
+        problems += validate_staged(conn, raw, entity, file.location, file.format,
+                                    text_schema(entity, zone), staged)
+        files[entity.name], types[entity.name] = file, staged
+    if problems:
+        raise ExportContractError(location, problems)
+    return files, types
 
 
-def _row_label(file: ExportFile, index: int) -> str:
-    # CSV users open the file in an editor: give the line (header is line 1).
-    return f"line {index + 2}" if file.format == "csv" else f"record {index + 1}"
+def _counts(conn: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
+    rows, live = {}, {}
+    for entity in ENTITIES.values():
+        deleted = ("coalesce(count_if(deleted_at IS NULL), 0)"
+                   if "deleted_at" in entity.columns else "count(*)")
+        rows[entity.name], live[entity.name] = conn.execute(
+            f'SELECT count(*), {deleted} FROM "{entity.name}"').fetchall()[0]
+    return rows, live
 
 
 def read_export(location: str, zone: ZoneInfo, district: str) -> OtusExport:
-    """Read and validate all five files; raise ExportContractError listing every problem."""
-    problems: list[str] = []
-    texts: dict[str, pd.DataFrame] = {}
-    files: dict[str, ExportFile] = {}
-    with duckdb.connect() as conn:
-        conn.execute("SET TimeZone = 'UTC'")  # Parquet timestamps cast to text in UTC
-        for entity in ENTITIES.values():
-            try:
-                file = locate(location, entity.name, conn)
-                frame = read_text(conn, file, entity)
-            except ExportContractError as exc:
-                problems += exc.problems
-                continue
-            except duckdb.Error as exc:
-                problems.append(f"{entity.name}: the file cannot be read: {exc}")
-                continue
-            problems += validate(entity, frame, file, zone)
-            texts[entity.name], files[entity.name] = frame, file
-    if problems:
-        raise ExportContractError(location, problems)
-    tables = {name: typed(ENTITIES[name], frame, zone, district) for name, frame in texts.items()}
-    return OtusExport(tables, files)
+    """Read, check and type the export as pandas frames; for small exports (tests, tools):
+    the extract asset copies the stage into the warehouse instead (`stage_export`)."""
+    with stage_export(location, zone, district) as staged, \
+            closing(duckdb.connect(str(staged.database), read_only=True)) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        tables = {name: conn.sql(f'SELECT * FROM "{name}"').to_arrow_table().to_pandas(
+            types_mapper={pyarrow.bool_(): pd.BooleanDtype()}.get) for name in ENTITIES}
+    return OtusExport(tables, staged.files)

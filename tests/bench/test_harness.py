@@ -55,6 +55,14 @@ def test_every_stage_reports_positive_figures(results: dict) -> None:
     assert stages["rules"]["figures"]["result_candidates"] > 0
     assert stages["end_to_end"]["figures"]["sent"] > 0
     assert stages["end_to_end"]["figures"]["step_seconds"]["passback__sis_sync"] > 0
+    # Each Dagster step of the in-process run has its own peak RSS, none above the run's.
+    steps = stages["end_to_end"]["figures"]["steps"]
+    assert {"otus_export", "passback_rules", "passback__sis_sync"} <= set(steps)
+    for step, figures in steps.items():
+        assert 0 < figures["peak_rss_mib"] <= stages["end_to_end"]["peak_rss_mib"] + 1, step
+    goals = {g["goal"] for g in results["goals"] if g["scenario"] == stages["end_to_end"]
+             ["scenario"]}
+    assert {"every Dagster step's peak RSS", "passback run peak RSS"} <= goals
     assert results["machine"]["cores"] >= 1
 
 

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from assets.extract.otus import record_load_counts
-from pipeline.otus import read_export
+from pipeline.otus import stage_export
 from pipeline.warehouse import ensure_schema
 from tests.extract.helpers import DISTRICT, OTUS_ROWS, write_otus_export
 
@@ -27,7 +27,8 @@ def header_only(folder: Path, entity: str) -> None:
 
 def load(conn: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
     """Read the export from its files and record its counts, as the Otus asset does."""
-    return record_load_counts(conn, DISTRICT, read_export(str(folder), CHICAGO, DISTRICT).tables)
+    with stage_export(str(folder), CHICAGO, DISTRICT) as staged:
+        return record_load_counts(conn, DISTRICT, staged.live_rows)
 
 
 def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int | None]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tooling import demo
+from tooling.bench.steps import SAMPLED_PEAK
 from tooling.sandbox import SandboxCredentials
 
 
@@ -81,8 +82,10 @@ def run_stage(scenario: str, stage: str, params: dict[str, Any], scratch: Path,
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise StageFailed(f"{scenario}/{stage} exited {code}; log {log_file}:\n{tail}")
     figures = json.loads(out_file.read_text(encoding="utf-8"))
-    # Linux reports ru_maxrss in KiB.
-    return Measured(scenario, stage, figures, seconds, usage.ru_maxrss / 1024)
+    # Linux reports ru_maxrss in KiB. A stage that sampled its steps' peaks reset the kernel's
+    # high-water mark as it went (tooling.bench.steps): its own figure is the process's peak.
+    peak = max(usage.ru_maxrss / 1024, float(figures.get(SAMPLED_PEAK, 0.0)))
+    return Measured(scenario, stage, figures, seconds, peak)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Goals (docs/benchmarks.md): extract at least 2x dlt's rows per second; rules within 3x plain
 SQL and 1.5 GiB; sink at least 90% of the latency x concurrency ceiling; a no-change delta
-sends nothing; changing k scores sends exactly k PUTs.
+sends nothing; changing k scores sends exactly k PUTs; in the end-to-end run, every Dagster
+step within 1.5 GiB and the whole run within 2 GiB, and a dry run within 2 minutes with the
+Otus export read in 20 s.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from typing import Any
 from tooling.bench.harness import Measured
 
 RULES_MEMORY_MIB = 1536
+STEP_MEMORY_MIB = 1536
+RUN_MEMORY_MIB = 2048
+DRY_RUN_SECONDS = 120
+OTUS_SECONDS = 20
+OTUS_STEP = "otus_export"
 PACKAGES = ("dagster", "duckdb", "pandas", "pandera", "pyarrow", "requests", "urllib3",
             "uvicorn", "dlt")
 
@@ -92,11 +99,52 @@ def goals(measured: list[Measured]) -> list[dict[str, Any]]:
             found.append(_goal(scenario, "first sync by bulk, wall time", "<= 10 min",
                                f"{bulk['wall_seconds'] / 60:.1f} min",
                                bulk["wall_seconds"] <= 600))
+        if "end_to_end" in s:
+            found += _end_to_end_goals(scenario, s["end_to_end"])
         if "plan_nightly" in s and "overhead" in s["plan_nightly"].figures:
             overhead = s["plan_nightly"].figures["overhead"]
             found.append(_goal(scenario, "reconciliation, nightly plan", "<= +10% time",
                                f"{100 * overhead:+.1f}%", overhead <= 0.10))
     return found
+
+
+def _end_to_end_goals(scenario: str, m: Measured) -> list[dict[str, Any]]:
+    """Memory per step and per run; for a dry run, its time and the Otus export's."""
+    found = []
+    steps = m.figures.get("steps", {})
+    peaks = {step: f["peak_rss_mib"] for step, f in steps.items() if "peak_rss_mib" in f}
+    if peaks:
+        worst = max(peaks, key=peaks.__getitem__)
+        found.append(_goal(scenario, "every Dagster step's peak RSS",
+                           f"<= {STEP_MEMORY_MIB} MiB", f"{peaks[worst]:,.0f} MiB ({worst})",
+                           peaks[worst] <= STEP_MEMORY_MIB))
+    found.append(_goal(scenario, "passback run peak RSS", f"<= {RUN_MEMORY_MIB} MiB",
+                       f"{m.peak_rss_mib:,.0f} MiB", m.peak_rss_mib <= RUN_MEMORY_MIB))
+    if m.figures.get("dry_run"):
+        seconds = float(m.figures["seconds"])
+        found.append(_goal(scenario, "end-to-end dry run", f"<= {DRY_RUN_SECONDS} s",
+                           f"{seconds:,.1f} s", seconds <= DRY_RUN_SECONDS))
+        if OTUS_STEP in steps:
+            otus = steps[OTUS_STEP]["seconds"]
+            found.append(_goal(scenario, "reading the Otus export", f"<= {OTUS_SECONDS} s",
+                               f"{otus:,.1f} s", otus <= OTUS_SECONDS))
+    return found
+
+
+def steps_markdown(stages: list[Measured]) -> list[str]:
+    """Each end-to-end run's Dagster steps: wall time and peak RSS, slowest first."""
+    runs = [m for m in stages if m.stage == "end_to_end" and m.figures.get("steps")]
+    if not runs:
+        return []
+    lines = ["", "| scenario | Dagster step (end to end) | seconds | peak RSS MiB |",
+             "| --- | --- | ---: | ---: |"]
+    for m in runs:
+        steps = m.figures["steps"]
+        for step in sorted(steps, key=lambda k: -steps[k]["seconds"]):
+            peak = steps[step].get("peak_rss_mib")
+            lines.append(f"| {m.scenario} | {step} | {steps[step]['seconds']:,.2f} | "
+                         f"{'' if peak is None else f'{peak:,.0f}'} |")
+    return lines
 
 
 def _figure(m: Measured) -> str:
@@ -150,6 +198,10 @@ def table(measured: list[Measured]) -> str:
     for m in measured:
         lines.append(f"{m.scenario:<16} {m.stage:<12} {_seconds(m):>8.2f} "
                      f"{m.peak_rss_mib:>9,.0f}  {_figure(m)}")
+        for step, f in sorted(m.figures.get("steps", {}).items(),
+                              key=lambda item: -item[1]["seconds"]):
+            lines.append(f"{'':<16} {'  ' + step:<30} {f['seconds']:>8.2f} "
+                         f"{f.get('peak_rss_mib', float('nan')):>9,.0f}")
     return "\n".join(lines)
 
 
@@ -176,6 +228,7 @@ def markdown(document: dict[str, Any]) -> str:
              "| --- | --- | ---: | ---: | --- |"]
     lines += [f"| {m.scenario} | {m.stage} | {_seconds(m):,.2f} | {m.peak_rss_mib:,.0f} | "
               f"{_figure(m)} |" for m in stages]
+    lines += steps_markdown(stages)
     lines += ["", "| scenario | goal | target | measured | verdict |",
               "| --- | --- | --- | --- | --- |"]
     lines += [f"| {g['scenario']} | {g['goal']} | {g['target']} | {g['measured']} | "

@@ -204,8 +204,8 @@ def _full_partition(conn: duckdb.DuckDBPyConnection) -> None:
     _, run = _timed("partition run: candidates + rules", lambda: compute_partition(
         conn, SETTINGS, "gp1"))
     _timed("partition run: one-transaction write", lambda: write_partition(conn, run, "bench"))
-    print(f"results in scope: {len(run.results.frame):,}, rejection rows: "
-          f"{len(run.rejections):,}")
+    print(f"results in scope: {run.results.candidates:,}, rejection rows: "
+          f"{int(run.rejection_counts['rows'].sum()):,}")
     conn.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:,.0f} MiB")

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tooling.bench.steps import SAMPLED_PEAK
 from tooling.generate import generate_district
 
 
@@ -118,10 +119,12 @@ def end_to_end(params: dict[str, Any]) -> dict[str, Any]:
                        "PASSBACK_MAPPINGS_DIR": params["mappings_dir"],
                        "DAGSTER_HOME": params["dagster_home"]})
     from passback.run import run_district
+    from tooling.bench.steps import PeakSampler, step_figures
 
     started = time.perf_counter()
-    outcome = run_district(params["district"], as_of=date.fromisoformat(params["as_of"]),
-                           dry_run=params["dry_run"], log=lambda _: None)
+    with PeakSampler() as sampler:  # the run is this process: each step's peak, sampled
+        outcome = run_district(params["district"], as_of=date.fromisoformat(params["as_of"]),
+                               dry_run=params["dry_run"], log=lambda _: None)
     seconds = time.perf_counter() - started
     if not outcome.success:
         raise RuntimeError(f"run_district failed: extract run {outcome.extract_run_id}")
@@ -132,33 +135,14 @@ def end_to_end(params: dict[str, Any]) -> dict[str, Any]:
                     "duration_seconds")}}
                for p in outcome.periods]
     run_ids = [outcome.extract_run_id, *(p.run_id for p in outcome.periods)]
+    steps = step_figures(run_ids, sampler)
     return {"seconds": seconds, "dry_run": params["dry_run"], "periods": periods,
-            "sent": sum(p["sent"] for p in periods), "step_seconds": step_seconds(run_ids)}
-
-
-def step_seconds(run_ids: list[str]) -> dict[str, float]:
-    """Each Dagster step's wall time (start to success) in the given runs, from the event log.
-
-    The end-to-end run is one process, so its peak RSS cannot be split by step; its time can.
-    """
-    import dagster as dg
-
-    from pipeline.instance import instance
-
-    events = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
-    started: dict[str, float] = {}
-    found: dict[str, float] = {}
-    store = instance()
-    for run_id in run_ids:
-        for record in store.all_logs(run_id, of_type=events):
-            event = record.dagster_event
-            if event is None or record.step_key is None:
-                continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                started[record.step_key] = record.timestamp
-            elif record.step_key in started:
-                found[record.step_key] = round(record.timestamp - started[record.step_key], 2)
-    return found
+            "sent": sum(p["sent"] for p in periods), "steps": steps,
+            "step_seconds": {step: f["seconds"] for step, f in steps.items()},
+            "peak_rss_exact": sampler.resets,
+            # The sampler resets the kernel's high-water mark, so the ru_maxrss the harness
+            # reads at exit covers only the last interval: this is the whole run's peak.
+            SAMPLED_PEAK: sampler.peak_mib(0.0, float("inf"))}
 
 
 def plan_nightly(params: dict[str, Any]) -> dict[str, Any]:
