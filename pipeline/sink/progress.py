@@ -3,6 +3,7 @@ and the steady progress line of any long read (the SIS extract uses it too)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,15 +65,27 @@ class SyncCounters:
 
 # How often a long read or sync says how far it is, on the terminal as in the run's logs.
 PROGRESS_INTERVAL_SECONDS = 5.0  # the sink logs its line as often (SinkExecutor)
+# Set in the environment, it holds for every step: Dagster may run a step in a process of its
+# own, where nothing set in the launching process but the environment reaches.
+PROGRESS_ENV = "PASSBACK_PROGRESS_SECONDS"
+
+
+def steady_interval() -> float:
+    """Seconds between progress lines: `$PASSBACK_PROGRESS_SECONDS`, else 5."""
+    raw = os.environ.get(PROGRESS_ENV, "")
+    try:
+        return float(raw) if raw and float(raw) > 0 else PROGRESS_INTERVAL_SECONDS
+    except ValueError:
+        raise ValueError(f"{PROGRESS_ENV}={raw!r} is not a number of seconds") from None
 
 
 @contextmanager
 def progress_every(line: Callable[[], str], log: Callable[[str], None],
                    interval: float | None = None) -> Iterator[None]:
-    """Log `line()` every `interval` seconds (default PROGRESS_INTERVAL_SECONDS) while the
+    """Log `line()` every `interval` seconds (default `steady_interval()`) while the
     block runs (nothing for a shorter block); a daemon thread, stopped when the block ends,
     even on an error."""
-    interval = interval or PROGRESS_INTERVAL_SECONDS
+    interval = interval or steady_interval()
     stop = threading.Event()
 
     def tick() -> None:

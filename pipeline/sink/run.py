@@ -46,7 +46,7 @@ from pipeline.sink.history import (
 from pipeline.sink.ledger import LedgerWriter, patient
 from pipeline.sink.plan import WRITES, StoredPlan, SyncPlan
 from pipeline.sink.planner import plan_partition, write_plan
-from pipeline.sink.progress import SyncCounters
+from pipeline.sink.progress import SyncCounters, steady_interval
 from pipeline.sink.refusals import record_sis_refusals
 from pipeline.sink.safeguards import guard_mass_change
 from pipeline.warehouse import transaction
@@ -143,7 +143,8 @@ def plan_sync(config: DistrictConfig, grading_period: str, *, connect: Connect =
 def run_sync(config: DistrictConfig, grading_period: str, *,
              client: GradebookWriter | None = None, connect: Connect = default_connect,
              dry_run: bool | None = None, run_id: str | None = None, as_of: date | None = None,
-             log: Log = print, progress_interval: float = 5.0, lock_dir: Path | None = None,
+             log: Log = print, progress_interval: float | None = None,
+             lock_dir: Path | None = None,
              requests: Callable[[], int] | None = None,
              journal_dir: Path | None = None, allow_mass_change: bool = False) -> SyncReport:
     """Plan, record the plan, and (unless a dry run or a closed period) send it.
@@ -184,7 +185,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
                             samples=plan.samples())
         if not plan.closed and plan.planned_requests:
             report.counters, mode = _send(plan, client, connect, run_id, config, log,
-                                          progress_interval,
+                                          progress_interval or steady_interval(),
                                           requests or _request_counter(client), journal_dir)
             report.write_mode, report.write_mode_reason = mode
             report.requests = report.counters.requests
@@ -198,7 +199,7 @@ def run_sync(config: DistrictConfig, grading_period: str, *,
 
 
 def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str,
-          config: DistrictConfig, log: Log, progress_interval: float,
+          config: DistrictConfig, log: Log, interval: float,
           requests: Callable[[], int], journal_dir: Path) -> tuple[SyncCounters, tuple[str, str]]:
     start = requests()
     bulk = bulk_setup(connect, config, plan.grading_period_sourced_id, log)
@@ -207,7 +208,7 @@ def _send(plan: SyncPlan, client: GradebookWriter, connect: Connect, run_id: str
     ledger = LedgerWriter(connect)
     try:
         execution = Execution(plan, client, ledger, run_id, _workers(config, client),
-                              lambda: requests() - start, log, progress_interval,
+                              lambda: requests() - start, log, interval,
                               journal=journal, **bulk)
         counters = execution.run()
     finally:

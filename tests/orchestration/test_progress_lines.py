@@ -14,8 +14,11 @@ pytestmark = pytest.mark.slow  # a sandbox and a Dagster run
 
 def test_the_extract_logs_progress_lines(district: District, instance: dg.DagsterInstance,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every read outlasts a 10 ms interval: each SIS step logs at least one line.
-    monkeypatch.setattr("pipeline.sink.progress.PROGRESS_INTERVAL_SECONDS", 0.01)
+    # Every read outlasts a 10 ms interval (each request waits 30 ms in the sandbox; without
+    # that, a 60-student read took 2-7 ms and logged nothing): each SIS step logs a line.
+    # The interval is set in the environment, as a step in a process of its own sees it.
+    district.sis.set_faults("latency_ms=30")
+    monkeypatch.setenv("PASSBACK_PROGRESS_SECONDS", "0.01")
     outcome = run_district(DISTRICT, as_of=district.generated.as_of, instance=instance,
                            log=lambda _: None)
     assert outcome.extract_success
