@@ -98,6 +98,9 @@ def run_scenario(scenario: Scenario, scratch: Path, *, seed: int = 7, with_dlt: 
     # Two rounds at district size: each nightly plan of ~3 million records takes minutes.
     stage("plan_nightly", {"warehouse": str(scratch / "plan.duckdb"), "results": results,
                            "repeat": 6 if scenario.students <= 10_000 else 2})
+    # Its baseline: the same first plan by the old planner, in a warehouse of its own.
+    stage("plan_first_python", {"warehouse": str(scratch / "plan-python.duckdb"),
+                                "results": results})
     _end_to_end(scenario, scratch, generated, stage)
     return measured
 

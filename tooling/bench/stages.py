@@ -160,6 +160,16 @@ def sink_bulk(params: dict[str, Any]) -> dict[str, Any]:
                               params["line_items"], params["students"], params["classes"])
 
 
+def plan_first_python(params: dict[str, Any]) -> dict[str, Any]:
+    """The baseline of planning: the first plan of the same partition by the old planner
+    (tooling/bench/baseline_plan.py, a Python dict and hash per row)."""
+    from tooling.bench.reconcile import prepare
+
+    figures = prepare(Path(params["warehouse"]), params["results"], "python")
+    return {**figures, "seconds": figures["first_plan_seconds"]}
+
+
 STAGES = {"generate": generate, "rules": rules, "rules_sql": rules_sql, "sink": sink,
           "sink_bulk": sink_bulk,
-          "plan_nightly": plan_nightly, "end_to_end": end_to_end}
+          "plan_nightly": plan_nightly, "plan_first_python": plan_first_python,
+          "end_to_end": end_to_end}
