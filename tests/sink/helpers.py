@@ -255,3 +255,15 @@ def events(path: Path, run_id: str | None = None) -> list[dict[str, Any]]:
                               "run_id) ORDER BY requested_at, seq", [run_id])
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def ledgered_sent(path: Path) -> int:
+    """Ledger rows in state `sent` that a sync (killed or running in another process) has
+    committed, or -1 while that process holds the file."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as conn:
+            row = conn.execute("SELECT count(*) FROM passback.sync_ledger "
+                               "WHERE state = 'sent'").fetchone()
+            return int(row[0]) if row else 0
+    except duckdb.Error:
+        return -1

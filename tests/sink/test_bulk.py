@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipeline.sink.run import plan_sync
@@ -24,6 +23,7 @@ from tests.sink.helpers import (
     district_config,
     events,
     ledger,
+    ledgered_sent,
     posts,
     sync,
     writes,
@@ -180,17 +180,6 @@ def ledger_sis_ids(path: Path) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def _ledgered(path: Path) -> int:
-    """Rows the killed process committed, or -1 while it holds the file."""
-    try:
-        with duckdb.connect(str(path), read_only=True) as conn:
-            row = conn.execute("SELECT count(*) FROM passback.sync_ledger "
-                               "WHERE state = 'sent'").fetchone()
-            return int(row[0]) if row else 0
-    except duckdb.Error:
-        return -1
-
-
 @pytest.mark.parametrize("allocate_ids", [False, True], ids=["our-ids", "sis-ids"])
 def test_a_sync_killed_mid_bulk_leaves_every_record_once(
         bundle: Path, credentials_env: None, gradebook: Gradebook, allocate_ids: bool) -> None:
@@ -205,7 +194,7 @@ def test_a_sync_killed_mid_bulk_leaves_every_record_once(
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and child.poll() is None:
-                if _ledgered(gradebook.path) >= 40 and len(sis.store.results()) < total - 40:
+                if ledgered_sent(gradebook.path) >= 40 and len(sis.store.results()) < total - 40:
                     break
                 time.sleep(0.02)
             assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""

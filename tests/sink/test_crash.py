@@ -13,23 +13,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.sink.helpers import Gradebook, district_config, ledger, sync, writes
+from tests.sink.helpers import Gradebook, district_config, ledger, ledgered_sent, sync, writes
 from tooling.sandbox import SandboxSIS
 
 pytestmark = pytest.mark.slow  # every test here starts a server, a process or a Dagster run
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _ledgered(path: Path) -> int:
-    """Rows the killed process committed, or -1 while it holds the file."""
-    try:
-        with duckdb.connect(str(path), read_only=True) as conn:
-            row = conn.execute("SELECT count(*) FROM passback.sync_ledger "
-                               "WHERE state = 'sent'").fetchone()
-            return int(row[0]) if row else 0
-    except duckdb.Error:
-        return -1
 
 
 def _run_and_kill(gradebook: Gradebook, sis: SandboxSIS, total: int) -> None:
@@ -41,7 +30,7 @@ def _run_and_kill(gradebook: Gradebook, sis: SandboxSIS, total: int) -> None:
         deadline = time.monotonic() + 60
         # Kill once some outcomes are committed and plenty of writes are still to come.
         while time.monotonic() < deadline and child.poll() is None:
-            if _ledgered(gradebook.path) >= 20 and len(writes(sis)) < total - 20:
+            if ledgered_sent(gradebook.path) >= 20 and len(writes(sis)) < total - 20:
                 break
             time.sleep(0.05)
         assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
