@@ -29,7 +29,7 @@ from pipeline.oneroster.writer import bulk_path
 from pipeline.sink.bulk import NOT_OFFERED, Batch, Batcher, container
 from pipeline.sink.history import people
 from pipeline.sink.ledger import FAILED, REJECTED, RESENT, SENT, SPLIT, Outcome
-from pipeline.sink.payloads import LINE_ITEMS, RESULTS
+from pipeline.sink.payloads import LINE_ITEMS
 from pipeline.sink.plan import Action
 
 if TYPE_CHECKING:
@@ -50,18 +50,6 @@ class BulkSending:
         return action.action == "create" or (
             action.action == "restore" and action.sis_sourced_id is None
             and (action.entity, action.sourced_id) not in self.sis_ids)
-
-    def _send_order(self: Execution, actions: Iterable[Action], entity: str = RESULTS
-                    ) -> Iterable[Action]:
-        """Line items, and results for bodies by class, in class order: a body fills only
-        while its class's records come together (in sourcedId order, 120,000 line items of
-        2,000 classes went in 19,904 bodies instead of 2,000). Interim, for a plan held as a
-        list: once the plan streams them ordered by class, this goes."""
-        by_class = entity == LINE_ITEMS or (self.mode is not None
-                                            and self.mode.results_by == "class")
-        if self.write_mode != "bulk" or not by_class or not isinstance(actions, list):
-            return actions
-        return sorted(actions, key=_class_of)
 
     def _jobs(self: Execution, entity: str, actions: Iterable[Action]
               ) -> Iterator[Action | Batch]:
@@ -291,7 +279,6 @@ class BulkSending:
         self.counters.add_many(count or "sent", len(outcomes) if count else 0, retries)
 
 
-_CLASS_REF = b'"class":{"sourcedId":"'
 _REF_TEMPLATE = b'"%s":{"sourcedId":"%s"'
 
 
@@ -312,13 +299,3 @@ def _ref(body: bytes, name: str) -> str | None:
     if b"\\" in found:
         return json.loads(body)[name]["sourcedId"]
     return found.decode("ascii")
-
-
-def _class_of(action: Action) -> bytes:
-    """The class sourcedId a planned record names, read off its encoded body (b"" if none)."""
-    body = action.body or b""
-    start = body.find(_CLASS_REF)
-    if start < 0:
-        return b""
-    start += len(_CLASS_REF)
-    return body[start:body.find(b'"', start)]

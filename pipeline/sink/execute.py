@@ -104,8 +104,8 @@ class Execution(BulkSending):
             self.write_mode_reason = "this writer has no bulk POSTs"
         if not bulk or not self.mode or not self.mode.probe:
             self._probed.set()
-        self._phase(self._jobs(LINE_ITEMS, self._send_order(
-            self.plan.writes(LINE_ITEMS, PUTS), LINE_ITEMS)))
+        # The plan streams its writes class by class (a bulk body holds one class's records).
+        self._phase(self._jobs(LINE_ITEMS, self.plan.writes(LINE_ITEMS, PUTS)))
         self._phase(self._jobs(RESULTS, self._results_ready()))
         self._phase(self.plan.writes(RESULTS, ("delete",)))
         self._phase(self.plan.writes(LINE_ITEMS, ("delete",)))
@@ -114,7 +114,7 @@ class Execution(BulkSending):
 
     def _results_ready(self) -> Iterator[Action]:
         """Result writes whose line item the SIS holds; the others are blocked, not sent."""
-        for action in self._send_order(self.plan.writes(RESULTS, PUTS)):
+        for action in self.plan.writes(RESULTS, PUTS):
             if action.line_item_sourced_id in self.accepted_line_items:
                 yield action
             else:
